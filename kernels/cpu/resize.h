@@ -1,0 +1,16 @@
+// Bilinear resize of (n*c) planes of h x w to out_h x out_w (CPU). Outputs are OVERWRITTEN.
+// align_corners = false: src = max(0, (dst + 0.5) * in / out - 0.5); true: src = dst * (in - 1)
+// / (out - 1) (0 when out == 1). Neighbours are clamped at the last row/column.
+#pragma once
+
+#include <cstdint>
+
+namespace radgal::kernels::cpu {
+
+void upsample_bilinear2d_forward(int64_t planes, int64_t h, int64_t w, int64_t out_h,
+                                 int64_t out_w, bool align_corners, const float* x, float* y);
+// dx (planes, h, w) is zeroed, then receives the transposed interpolation of dy.
+void upsample_bilinear2d_backward(int64_t planes, int64_t h, int64_t w, int64_t out_h,
+                                  int64_t out_w, bool align_corners, const float* dy, float* dx);
+
+}  // namespace radgal::kernels::cpu

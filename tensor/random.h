@@ -1,0 +1,33 @@
+// Seeded random numbers. One Generator is one stream: the same seed gives the same sequence on
+// every machine and at every thread count, because every draw happens on the calling thread in a
+// fixed order (kernels that need random numbers take them pre-drawn, never draw inside a
+// parallel loop).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace radgal {
+
+class Generator {
+ public:
+  // The whole state, for checkpoints: restoring it continues the stream bit for bit.
+  using State = std::array<uint64_t, 5>;
+
+  explicit Generator(uint64_t seed = 0);
+
+  uint64_t next_u64();
+  float uniform();                           // [0, 1)
+  float uniform(float low, float high);      // [low, high)
+  float normal(float mean = 0.f, float stddev = 1.f);
+  uint64_t below(uint64_t n);                // uniform integer in [0, n), unbiased
+
+  State state() const;
+  void set_state(const State& state);
+
+ private:
+  std::array<uint64_t, 4> s_{};  // xoshiro256** state
+  uint64_t spare_normal_bits_ = 0;  // bit pattern of a cached second Box-Muller value, or 0
+};
+
+}  // namespace radgal
