@@ -1,0 +1,112 @@
+// Bilinear resize on (planes, h, w) float buffers. Source coordinates are computed in float the
+// way PyTorch's CPU kernel does (scale in float, then scale * (dst + 0.5) - 0.5), so outputs
+// match F.interpolate(mode="bilinear") to the last bit or two. Planes are shared among
+// threads; each plane is written by one thread, so results do not depend on the thread count.
+#include "kernels/cpu/resize.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace radgal::kernels::cpu {
+namespace {
+
+// For each output index along one axis: the two source indices and their weights.
+struct AxisTaps {
+  std::vector<int64_t> lo, hi;
+  std::vector<float> w_lo, w_hi;
+};
+
+AxisTaps axis_taps(int64_t in, int64_t out, bool align_corners) {
+  AxisTaps t;
+  t.lo.resize(out);
+  t.hi.resize(out);
+  t.w_lo.resize(out);
+  t.w_hi.resize(out);
+  float scale;
+  if (align_corners)
+    scale = out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
+  else
+    scale = static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t d = 0; d < out; ++d) {
+    float src = align_corners ? scale * static_cast<float>(d)
+                              : scale * (static_cast<float>(d) + 0.5f) - 0.5f;
+    src = std::max(src, 0.0f);
+    const int64_t lo = std::min(static_cast<int64_t>(src), in - 1);
+    const float frac = std::clamp(src - static_cast<float>(lo), 0.0f, 1.0f);
+    t.lo[d] = lo;
+    t.hi[d] = std::min(lo + 1, in - 1);
+    t.w_lo[d] = 1.0f - frac;
+    t.w_hi[d] = frac;
+  }
+  return t;
+}
+
+void check_args(int64_t planes, int64_t h, int64_t w, int64_t out_h, int64_t out_w, const void* in,
+                const void* out, const char* op) {
+  auto fail = [&](const std::string& what) {
+    throw std::runtime_error(std::string("kernels/cpu/resize: ") + op + ": " + what);
+  };
+  if (planes < 1 || h < 1 || w < 1 || out_h < 1 || out_w < 1)
+    fail("every extent must be >= 1 (planes " + std::to_string(planes) + ", " + std::to_string(h) +
+         "x" + std::to_string(w) + " -> " + std::to_string(out_h) + "x" + std::to_string(out_w) +
+         ")");
+  const int64_t limit = int64_t{1} << 31;
+  if (planes >= limit || h >= limit || w >= limit || out_h >= limit || out_w >= limit)
+    fail("an extent is >= 2^31");
+  if (in == nullptr || out == nullptr) fail("a buffer is null");
+}
+
+}  // namespace
+
+void upsample_bilinear2d_forward(int64_t planes, int64_t h, int64_t w, int64_t out_h, int64_t out_w,
+                                 bool align_corners, const float* x, float* y) {
+  check_args(planes, h, w, out_h, out_w, x, y, "upsample_bilinear2d_forward");
+  const AxisTaps rows = axis_taps(h, out_h, align_corners);
+  const AxisTaps cols = axis_taps(w, out_w, align_corners);
+
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* in = x + p * h * w;
+    float* out = y + p * out_h * out_w;
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      const float* top = in + rows.lo[oy] * w;
+      const float* bottom = in + rows.hi[oy] * w;
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const int64_t l = cols.lo[ox], r = cols.hi[ox];
+        out[oy * out_w + ox] =
+            rows.w_lo[oy] * (cols.w_lo[ox] * top[l] + cols.w_hi[ox] * top[r]) +
+            rows.w_hi[oy] * (cols.w_lo[ox] * bottom[l] + cols.w_hi[ox] * bottom[r]);
+      }
+    }
+  }
+}
+
+void upsample_bilinear2d_backward(int64_t planes, int64_t h, int64_t w, int64_t out_h,
+                                  int64_t out_w, bool align_corners, const float* dy, float* dx) {
+  check_args(planes, h, w, out_h, out_w, dy, dx, "upsample_bilinear2d_backward");
+  const AxisTaps rows = axis_taps(h, out_h, align_corners);
+  const AxisTaps cols = axis_taps(w, out_w, align_corners);
+
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* grad = dy + p * out_h * out_w;
+    float* out = dx + p * h * w;
+    std::fill(out, out + h * w, 0.0f);
+    for (int64_t oy = 0; oy < out_h; ++oy) {
+      float* top = out + rows.lo[oy] * w;
+      float* bottom = out + rows.hi[oy] * w;
+      for (int64_t ox = 0; ox < out_w; ++ox) {
+        const float g = grad[oy * out_w + ox];
+        const int64_t l = cols.lo[ox], r = cols.hi[ox];
+        top[l] += rows.w_lo[oy] * cols.w_lo[ox] * g;
+        top[r] += rows.w_lo[oy] * cols.w_hi[ox] * g;
+        bottom[l] += rows.w_hi[oy] * cols.w_lo[ox] * g;
+        bottom[r] += rows.w_hi[oy] * cols.w_hi[ox] * g;
+      }
+    }
+  }
+}
+
+}  // namespace radgal::kernels::cpu
