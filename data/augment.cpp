@@ -1,0 +1,66 @@
+#include "data/augment.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace radgal {
+
+AffineParams draw_augment(const AugmentOptions& o, Generator& gen) {
+  if (o.max_rotation_deg < 0 || o.max_shift_px < 0 || !(o.scale_min > 0) ||
+      o.scale_max < o.scale_min) {
+    throw std::runtime_error("augment: bad options (negative range or scale_min > scale_max)");
+  }
+  AffineParams p;
+  // Each draw happens unconditionally so the generator advances the same way for any options.
+  const float angle = gen.uniform(-1.f, 1.f);
+  const float sx = gen.uniform(-1.f, 1.f);
+  const float sy = gen.uniform(-1.f, 1.f);
+  const float s = gen.uniform();
+  const float hcoin = gen.uniform();
+  const float vcoin = gen.uniform();
+  p.angle_deg = angle * o.max_rotation_deg;
+  p.shift_x = sx * o.max_shift_px;
+  p.shift_y = sy * o.max_shift_px;
+  p.scale = o.scale_min + (o.scale_max - o.scale_min) * s;
+  p.hflip = o.hflip && hcoin < 0.5f;
+  p.vflip = o.vflip && vcoin < 0.5f;
+  return p;
+}
+
+void apply_affine(const uint8_t* in, int64_t h, int64_t w, const AffineParams& p, float* out) {
+  if (!(p.scale > 0)) throw std::runtime_error("apply_affine: scale must be positive");
+  const double theta = p.angle_deg * M_PI / 180.0;
+  const double c = std::cos(theta), s = std::sin(theta);
+  const double cx = 0.5 * double(w - 1), cy = 0.5 * double(h - 1);
+  auto at = [&](int64_t x, int64_t y) -> float {
+    return x >= 0 && x < w && y >= 0 && y < h ? float(in[y * w + x]) : 0.f;
+  };
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      // Undo shift, scale, rotation (forward: x' = c dx + s dy, y' = -s dx + c dy), then flips.
+      const double ux = (double(x) - cx - p.shift_x) / p.scale;
+      const double uy = (double(y) - cy - p.shift_y) / p.scale;
+      double dx = c * ux - s * uy;
+      double dy = s * ux + c * uy;
+      if (p.hflip) dx = -dx;
+      if (p.vflip) dy = -dy;
+      const double sxp = cx + dx, syp = cy + dy;
+      if (!(std::abs(sxp) < 1e9 && std::abs(syp) < 1e9)) {  // far outside, or NaN parameters
+        out[y * w + x] = 0.f;
+        continue;
+      }
+      const double fx0 = std::floor(sxp), fy0 = std::floor(syp);
+      const float fx = float(sxp - fx0), fy = float(syp - fy0);
+      const int64_t x0 = int64_t(fx0), y0 = int64_t(fy0);
+      out[y * w + x] = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+                       fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+    }
+  }
+}
+
+void augment_image(const uint8_t* in, int64_t h, int64_t w, const AugmentOptions& options,
+                   Generator& gen, float* out) {
+  apply_affine(in, h, w, draw_augment(options, gen), out);
+}
+
+}  // namespace radgal
