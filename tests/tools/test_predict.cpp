@@ -1,0 +1,130 @@
+// `radgal predict`, run in-process: PNG files of the published test images give the published
+// probabilities, a raw FITS cutout is prepared and classified, overlays are written, and bad
+// inputs and bad model files are reported clearly.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "data/batches.h"
+#include "data/image.h"
+#include "data/subsets.h"
+#include "nn/models.h"
+#include "nn/safetensors.h"
+#include "tests/tools/test_evaluate_support.h"
+#include "tools/commands.h"
+
+using radgal::testing::run_captured;
+using radgal::testing::shared_data;
+using radgal::testing::TempDir;
+
+namespace {
+
+const std::string kWeights = "reference/agcnn_mirabest_confident.weights.safetensors";
+
+}  // namespace
+
+TEST_CASE("predict: PNG copies of the test images give the published probabilities") {
+  TempDir dir;
+  const radgal::LabeledSet set = radgal::select_subset(
+      radgal::read_batch_dir(shared_data("mirabest/batches"), "test"), radgal::Subset::confident);
+  const radgal::nn::NamedTensors ref = radgal::nn::read_safetensors(
+      shared_data("reference/agcnn_mirabest_confident.outputs.safetensors"));
+  const std::vector<float> published = ref.find("probabilities")->to_vector();
+
+  // Images 0-2 (FRI; the model calls #2 FRII) and 60-62 (FRII).
+  const std::vector<size_t> picked = {0, 1, 2, 60, 61, 62};
+  radgal::tools::Args args = {"--model", shared_data(kWeights), "--json", dir.file("p.json"),
+                              "--maps", dir.file("maps")};
+  for (size_t i : picked) {
+    const std::string path = dir.file("image" + std::to_string(i) + ".png");
+    radgal::write_grey_png(path, set.images.image(i), 150, 150);
+    args.push_back(path);
+  }
+  const auto r = run_captured(radgal::tools::cmd_predict, args);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("class  p(class)  p(FRII)  file") == 0);
+
+  std::ifstream in(dir.file("p.json"));
+  const nlohmann::json j = nlohmann::json::parse(in);
+  REQUIRE(j["predictions"].size() == picked.size());
+  CHECK(j["errors"].empty());
+  for (size_t k = 0; k < picked.size(); ++k) {
+    const nlohmann::json& p = j["predictions"][k];
+    const size_t i = picked[k];
+    CAPTURE(i);
+    CHECK(std::abs(p["p_frii"].get<double>() - published[2 * i + 1]) < 1e-4);
+    CHECK(p["class"] == (published[2 * i + 1] > published[2 * i] ? "FRII" : "FRI"));
+    // The overlay is a 150 x 150 picture.
+    const radgal::GreyImage overlay = radgal::read_image(p["map"].get<std::string>());
+    CHECK(overlay.width == 150);
+    CHECK(overlay.height == 150);
+    CHECK(overlay.channels == 3);
+  }
+}
+
+TEST_CASE("predict: a raw FITS cutout is prepared and classified; bad files are reported") {
+  TempDir dir;
+  // A confident FRI (label 100); its batch image is classified FRI with p(FRII) < 1e-6.
+  const std::string fits = shared_data("mirabest/fits/100_010.451-009.284_0.0529_0080.60.fits.fz");
+  const std::string small = dir.file("small.png");
+  std::vector<uint8_t> pixels(64 * 64, 0);
+  radgal::write_grey_png(small, pixels.data(), 64, 64);
+  const std::string text = dir.file("notes.png");
+  std::ofstream(text) << "not an image";
+
+  const auto r = run_captured(radgal::tools::cmd_predict,
+                              {"--model", shared_data(kWeights), fits, small, text,
+                               dir.file("missing.fits"), "--json", dir.file("p.json")});
+  CHECK(r.code == 1);  // some files failed; the others were still classified
+  CHECK(r.out.find("FRI ") != std::string::npos);
+  CHECK(r.err.find(small + ": image is 64x64, the model expects 150x150") != std::string::npos);
+  CHECK(r.err.find(text + ": not a FITS, PNG or JPEG file") != std::string::npos);
+  CHECK(r.err.find(dir.file("missing.fits") + ": cannot open the file") != std::string::npos);
+  std::ifstream in(dir.file("p.json"));
+  const nlohmann::json j = nlohmann::json::parse(in);
+  REQUIRE(j["predictions"].size() == 1);
+  CHECK(j["predictions"][0]["class"] == "FRI");
+  CHECK(j["predictions"][0]["p_frii"].get<double>() < 0.01);
+  CHECK(j["errors"].size() == 3);
+}
+
+TEST_CASE("predict: wrong model files and options are refused clearly") {
+  TempDir dir;
+  const std::string image = dir.file("blank.png");
+  std::vector<uint8_t> pixels(150 * 150, 0);
+  radgal::write_grey_png(image, pixels.data(), 150, 150);
+
+  // Truncated model.
+  const std::string cut = dir.file("cut.safetensors");
+  std::filesystem::copy_file(shared_data(kWeights), cut);
+  std::filesystem::resize_file(cut, 4096);
+  CHECK_THROWS_WITH_AS(run_captured(radgal::tools::cmd_predict, {"--model", cut, image}),
+                       doctest::Contains((cut + ": not a safetensors file or truncated").c_str()), std::runtime_error);
+
+  // A run directory without a model.
+  CHECK_THROWS_WITH_AS(
+      run_captured(radgal::tools::cmd_predict, {"--model", dir.path.string() + "/", image}),
+      doctest::Contains("not a run directory"), std::runtime_error);
+
+  // Overlays need attention gates.
+  radgal::nn::ModelConfig cnn;
+  cnn.arch = "cnn";
+  radgal::Generator init(2);
+  const std::string cnn_path = dir.file("cnn.safetensors");
+  radgal::nn::save_model(cnn_path, *radgal::nn::make_model(cnn, init));
+  CHECK_THROWS_WITH_AS(run_captured(radgal::tools::cmd_predict,
+                                    {"--model", cnn_path, image, "--maps", dir.file("maps")}),
+                       doctest::Contains("--maps: the cnn model has no attention gates"),
+                       std::runtime_error);
+  // Without --maps the gate-less model classifies.
+  const auto r = run_captured(radgal::tools::cmd_predict, {"--model", cnn_path, image});
+  CHECK(r.code == 0);
+
+  const auto usage = run_captured(radgal::tools::cmd_predict, {image});
+  CHECK(usage.code == 2);
+  CHECK(usage.err.find("--model is required") != std::string::npos);
+}

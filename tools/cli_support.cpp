@@ -1,0 +1,58 @@
+#include "tools/cli_support.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace radgal::tools {
+
+std::optional<int> parse_command_line(CLI::App& app, const Args& args) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "radgal %s: %s\n(run radgal %s --help for the options)\n",
+                 app.get_name().c_str(), e.what(), app.get_name().c_str());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::vector<char> tmp(path.begin(), path.end());
+  const std::string suffix = ".tmp-XXXXXX";
+  tmp.insert(tmp.end(), suffix.begin(), suffix.end());
+  tmp.push_back('\0');
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw std::runtime_error(path + ": cannot create: " + std::strerror(errno));
+  ::fchmod(fd, 0644);
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string reason = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.data());
+      throw std::runtime_error(path + ": write failed: " + reason);
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed || ::rename(tmp.data(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(tmp.data());
+    throw std::runtime_error(path + ": cannot write: " + reason);
+  }
+}
+
+}  // namespace radgal::tools

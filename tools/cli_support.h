@@ -1,0 +1,23 @@
+// Small helpers shared by the sub-commands: command-line parsing with CLI11 under the exit-code
+// convention of tools/commands.h, and atomic writes of text results (JSON reports).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/commands.h"
+
+namespace radgal::tools {
+
+// Parses args (the words after the sub-command's name). Returns nullopt when the command should
+// run; otherwise the exit code to return: 0 after printing --help, 2 after printing a usage
+// error to stderr.
+std::optional<int> parse_command_line(CLI::App& app, const Args& args);
+
+// Writes text to path through a temporary file in the same folder and a rename, so readers never
+// see a partial file. Throws std::runtime_error naming the path.
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace radgal::tools

@@ -1,0 +1,334 @@
+// `radgal evaluate`: a trained classifier on a labelled test (or validation) set. Prints
+// per-class precision, recall, F1 and support, accuracy, ROC AUC and the confusion matrix as a
+// table; optionally writes a JSON report and ROC / confusion-matrix PNGs.
+//
+// Evaluation runs in batches, in evaluation mode, where radgal's attention normalisation is per
+// image (nn/models.h), so the numbers do not depend on the batch size; they equal those of the
+// published one-image-at-a-time reference outputs.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "data/batches.h"
+#include "data/subsets.h"
+#include "nn/models.h"
+#include "tools/cli_support.h"
+#include "tools/commands.h"
+#include "tools/inference.h"
+#include "tools/plot.h"
+#include "train/metrics.h"
+#include "train/progress.h"
+
+namespace radgal::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The first of several dotted key paths present in a JSON object ("data.subset" or "subset"), so
+// the run configuration may nest its data settings or not.
+const nlohmann::json* find_setting(const nlohmann::json& config,
+                                   const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    const nlohmann::json* node = &config;
+    size_t start = 0;
+    while (node && start <= path.size()) {
+      const size_t dot = path.find('.', start);
+      const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
+      node = node->is_object() && node->contains(key) ? &(*node)[key] : nullptr;
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    if (node && !node->is_null()) return node;
+  }
+  return nullptr;
+}
+
+// A published weights file names its training set: agcnn_mirabest_confident, ..._full, frdeep_f.
+std::string subset_from_file_name(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  if (name.find("mirabest_confident") != std::string::npos) return "confident";
+  if (name.find("mirabest_full") != std::string::npos) return "full";
+  if (name.find("frdeep") != std::string::npos) return "frdeep";
+  return "";
+}
+
+// A folder holding batches.meta, or one whose batches/ subfolder does (../shared/data/mirabest).
+std::string resolve_batch_dir(const std::string& dir) {
+  if (fs::exists(fs::path(dir) / "batches.meta")) return dir;
+  if (fs::exists(fs::path(dir) / "batches" / "batches.meta")) return (fs::path(dir) / "batches").string();
+  throw std::runtime_error(dir + ": not a batch folder (no batches.meta in it or in " + dir +
+                           "/batches)");
+}
+
+struct RunSettings {
+  std::string subset;
+  double val_fraction = -1;
+  int64_t split_seed = -1;
+};
+
+RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel& loaded) {
+  RunSettings s;
+  const fs::path config_path = fs::path(run_dir) / "config.json";
+  if (fs::is_directory(run_dir) && fs::exists(config_path)) {
+    std::ifstream in(config_path);
+    nlohmann::json config;
+    try {
+      config = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(config_path.string() + ": not valid JSON (" + e.what() + ")");
+    }
+    if (auto* v = find_setting(config, {"data.subset", "subset"}); v && v->is_string()) {
+      s.subset = v->get<std::string>();
+    }
+    if (auto* v = find_setting(config, {"data.val_fraction", "val_fraction", "split.val_fraction"});
+        v && v->is_number()) {
+      s.val_fraction = v->get<double>();
+    }
+    if (auto* v = find_setting(config, {"data.split_seed", "split_seed", "split.seed", "data.seed",
+                                        "seed"});
+        v && v->is_number_integer()) {
+      s.split_seed = v->get<int64_t>();
+    }
+  }
+  if (s.subset.empty()) {
+    const auto it = loaded.metadata.find("radgal.subset");
+    if (it != loaded.metadata.end()) s.subset = it->second;
+  }
+  return s;
+}
+
+std::string percent(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * v);
+  return buf;
+}
+
+// matplotlib's "Blues" (ColorBrewer, 9 classes), light to dark.
+plot::Rgb blues(double t) {
+  static const plot::Rgb stops[] = {{247, 251, 255}, {222, 235, 247}, {198, 219, 239},
+                                    {158, 202, 225}, {107, 174, 214}, {66, 146, 198},
+                                    {33, 113, 181},  {8, 81, 156},    {8, 48, 107}};
+  t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0) * 8.0;
+  const int i = std::min(7, static_cast<int>(t));
+  const double f = t - i;
+  auto lerp = [f](uint8_t a, uint8_t b) { return static_cast<uint8_t>(std::lround(a + f * (b - a))); };
+  return {lerp(stops[i].r, stops[i + 1].r), lerp(stops[i].g, stops[i + 1].g),
+          lerp(stops[i].b, stops[i + 1].b)};
+}
+
+// The confusion matrix as the published figures show it: rows true, columns predicted, each row
+// normalised to per cent, cells shaded with Blues, the per cent and the count in each cell.
+plot::Canvas confusion_figure(const BinaryReport& r, const std::string& title) {
+  const int cell = 130, left = 110, top = 60, width = left + 2 * cell + 30;
+  const int height = top + 2 * cell + 60;
+  plot::Canvas c(width, height);
+  c.draw_text((width - plot::Canvas::text_width(title, 2)) / 2, 16, title, plot::kBlack, 2);
+  const char* names[2] = {"FRI", "FRII"};
+  for (int t = 0; t < 2; ++t) {
+    const int64_t row_total = r.confusion[t][0] + r.confusion[t][1];
+    for (int p = 0; p < 2; ++p) {
+      const double share = row_total ? static_cast<double>(r.confusion[t][p]) / row_total : 0.0;
+      const int x0 = left + p * cell, y0 = top + t * cell;
+      c.fill_rect(x0, y0, x0 + cell, y0 + cell, blues(share));
+      c.draw_rect(x0, y0, x0 + cell, y0 + cell, plot::kGrey);
+      const plot::Rgb ink = share > 0.5 ? plot::kWhite : plot::kBlack;
+      char line1[32], line2[32];
+      std::snprintf(line1, sizeof line1, "%.1f%%", 100.0 * share);
+      std::snprintf(line2, sizeof line2, "(%lld)", static_cast<long long>(r.confusion[t][p]));
+      c.draw_text(x0 + (cell - plot::Canvas::text_width(line1, 3)) / 2, y0 + cell / 2 - 26, line1,
+                  ink, 3);
+      c.draw_text(x0 + (cell - plot::Canvas::text_width(line2, 2)) / 2, y0 + cell / 2 + 8, line2,
+                  ink, 2);
+    }
+    c.draw_text(left - 12 - plot::Canvas::text_width(names[t], 2), top + t * cell + cell / 2 - 7,
+                names[t], plot::kBlack, 2);
+    c.draw_text(left + t * cell + (cell - plot::Canvas::text_width(names[t], 2)) / 2,
+                top + 2 * cell + 10, names[t], plot::kBlack, 2);
+  }
+  c.draw_text(left + cell - plot::Canvas::text_width("predicted", 2) / 2, top + 2 * cell + 34,
+              "predicted", plot::kBlack, 2);
+  c.draw_text(16, top + cell + plot::Canvas::text_width("true", 2) / 2, "true", plot::kBlack, 2,
+              /*vertical=*/true);
+  return c;
+}
+
+nlohmann::json class_json(const ClassMetrics& m) {
+  return {{"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}, {"support", m.support}};
+}
+
+}  // namespace
+
+int cmd_evaluate(const Args& args) {
+  CLI::App app{"Evaluate a trained classifier on a labelled set: per-class precision, recall and "
+               "F1, accuracy, ROC AUC and the confusion matrix.",
+               "evaluate"};
+  std::string run_dir, weights, data_dir, subset, split = "test", json_path, plots_dir;
+  int tta = 0, threads = 0;
+  uint64_t seed = 0;
+  int64_t batch = 16;
+  bool verbose_flag = false;
+  auto* run_opt = app.add_option("run_dir", run_dir, "run directory written by radgal train");
+  auto* weights_opt = app.add_option("--weights", weights,
+                                     "a model file instead of a run: radgal's .safetensors or a "
+                                     "published AGRadGalNet state dict");
+  run_opt->excludes(weights_opt);
+  app.add_option("--data", data_dir, "batch folder (holding batches.meta and test_batch)")
+      ->required();
+  app.add_option("--subset", subset,
+                 "confident | full | frdeep (default: the run's training subset, or inferred "
+                 "from a published file's name)")
+      ->check(CLI::IsMember({"confident", "full", "uncertain", "hybrid", "frdeep"}));
+  app.add_option("--split", split, "test (test_batch) or val (the run's validation split)")
+      ->check(CLI::IsMember({"test", "val"}));
+  app.add_option("--tta", tta, "average p over N random affine augmentations (0: one plain pass)")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--seed", seed, "seed of the test-time augmentations");
+  app.add_option("--json", json_path, "write the metrics as JSON to this file");
+  app.add_option("--plots", plots_dir, "write roc.png and confusion.png into this folder");
+  app.add_option("--batch", batch, "images per forward pass")->check(CLI::Range(1, 4096));
+  app.add_option("--threads", threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
+  app.add_flag("--verbose", verbose_flag, "report timing on stderr");
+  if (auto code = parse_command_line(app, args)) return *code;
+  if (run_dir.empty() && weights.empty()) {
+    std::fprintf(stderr, "radgal evaluate: give a run directory or --weights FILE\n");
+    return 2;
+  }
+  if (verbose_flag) set_verbose(true);
+  if (threads > 0) omp_set_num_threads(threads);
+
+  // The model and what it was trained on.
+  const std::string model_source = run_dir.empty() ? weights : run_dir;
+  const nn::LoadedModel loaded = nn::load_model(model_source);
+  const RunSettings settings = read_run_settings(model_source, loaded);
+  if (subset.empty()) subset = settings.subset;
+  if (subset.empty() && !weights.empty()) subset = subset_from_file_name(weights);
+  if (subset.empty()) {
+    throw std::runtime_error(model_source +
+                             ": cannot tell which subset the model was trained on; pass --subset");
+  }
+
+  // The labelled images.
+  const std::string batch_dir = resolve_batch_dir(data_dir);
+  LabeledSet set;
+  if (split == "test") {
+    set = select_subset(read_batch_dir(batch_dir, "test"), parse_subset(subset));
+  } else {
+    if (settings.val_fraction <= 0 || settings.split_seed < 0) {
+      throw std::runtime_error(
+          "--split val needs a run directory whose config.json records the validation fraction "
+          "and split seed" +
+          std::string(run_dir.empty() ? " (a weights file has none)" : ""));
+    }
+    const LabeledSet train = select_subset(read_batch_dir(batch_dir, "train"), parse_subset(subset));
+    set = split_train_val(train, settings.val_fraction, static_cast<uint64_t>(settings.split_seed))
+              .second;
+  }
+  if (set.size() == 0) throw std::runtime_error(batch_dir + ": no images in subset " + subset);
+  const int64_t h = set.images.height, w = set.images.width;
+  if (h != loaded.config.image_size || w != loaded.config.image_size) {
+    throw std::runtime_error(batch_dir + ": images are " + std::to_string(w) + "x" +
+                             std::to_string(h) + ", the model expects " +
+                             std::to_string(loaded.config.image_size) + "x" +
+                             std::to_string(loaded.config.image_size));
+  }
+
+  InferenceOptions options;
+  options.batch_size = batch;
+  options.tta = tta;
+  options.seed = seed;
+  options.progress_label = "evaluate";
+  const auto start = std::chrono::steady_clock::now();
+  const InferenceResult result =
+      run_inference(*loaded.model, set.images.pixels.data(), static_cast<int64_t>(set.size()), h,
+                    w, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<double> p_frii(result.p_frii.begin(), result.p_frii.end());
+  const BinaryReport r = evaluate_binary(set.targets, p_frii);
+
+  // The table.
+  const int64_t correct = r.confusion[0][0] + r.confusion[1][1];
+  std::printf("model     %s, %lld parameters\n          %s\n", loaded.config.describe().c_str(),
+              static_cast<long long>(loaded.model->parameter_count()), loaded.path.c_str());
+  std::printf("data      %s: subset %s, %s split, %lld images (%lld FRI, %lld FRII)\n",
+              batch_dir.c_str(), subset.c_str(), split.c_str(), static_cast<long long>(r.n),
+              static_cast<long long>(r.fri.support), static_cast<long long>(r.frii.support));
+  if (tta > 0) {
+    std::printf("passes    %d augmented (seed %llu), probabilities averaged\n", tta,
+                static_cast<unsigned long long>(seed));
+  } else {
+    std::printf("passes    1, no augmentation\n");
+  }
+  std::printf("\nclass  precision  recall     f1  support\n");
+  const std::pair<const char*, const ClassMetrics*> rows[] = {{"FRI", &r.fri}, {"FRII", &r.frii}};
+  for (const auto& [name, m] : rows) {
+    std::printf("%-5s  %9.3f  %6.3f  %5.3f  %7lld\n", name, m->precision, m->recall, m->f1,
+                static_cast<long long>(m->support));
+  }
+  std::printf("\naccuracy  %s (%lld of %lld)\n", percent(r.accuracy).c_str(),
+              static_cast<long long>(correct), static_cast<long long>(r.n));
+  if (std::isnan(r.auc)) {
+    std::printf("ROC AUC   undefined (only one class present)\n");
+  } else {
+    std::printf("ROC AUC   %.4f\n", r.auc);
+  }
+  std::printf("\nconfusion (rows true, columns predicted)\n        FRI  FRII\n");
+  std::printf("FRI   %5lld %5lld\nFRII  %5lld %5lld\n", static_cast<long long>(r.confusion[0][0]),
+              static_cast<long long>(r.confusion[0][1]), static_cast<long long>(r.confusion[1][0]),
+              static_cast<long long>(r.confusion[1][1]));
+  if (verbose()) {
+    const double images = static_cast<double>(r.n) * std::max(1, tta);
+    std::fprintf(stderr, "evaluate: %.0f forward passes in %s (%.1f img/s, batch %lld, %d threads)\n",
+                 images, format_duration(seconds).c_str(), images / seconds,
+                 static_cast<long long>(batch), omp_get_max_threads());
+  }
+
+  if (!json_path.empty()) {
+    nlohmann::json j;
+    j["accuracy"] = r.accuracy;
+    j["auc"] = std::isnan(r.auc) ? nlohmann::json() : nlohmann::json(r.auc);
+    j["classes"] = {{"FRI", class_json(r.fri)}, {"FRII", class_json(r.frii)}};
+    j["confusion"] = {{r.confusion[0][0], r.confusion[0][1]}, {r.confusion[1][0], r.confusion[1][1]}};
+    j["n"] = r.n;
+    j["model"] = {{"path", loaded.path},
+                  {"config", loaded.config.to_json()},
+                  {"published", loaded.published}};
+    j["data"] = {{"dir", batch_dir}, {"subset", subset}, {"split", split}};
+    j["tta"] = tta;
+    j["seed"] = seed;
+    // The ROC curve without its first point, whose threshold is +infinity (not valid JSON).
+    j["roc"] = {{"fpr", std::vector<double>(r.fpr.begin() + 1, r.fpr.end())},
+                {"tpr", std::vector<double>(r.tpr.begin() + 1, r.tpr.end())},
+                {"thresholds", std::vector<double>(r.thresholds.begin() + 1, r.thresholds.end())}};
+    write_text_file(json_path, j.dump(2) + "\n");
+  }
+
+  if (!plots_dir.empty()) {
+    fs::create_directories(plots_dir);
+    if (!std::isnan(r.auc)) {
+      plot::Series curve;
+      char name[64];
+      std::snprintf(name, sizeof name, "%s (AUC %.3f)", loaded.config.arch.c_str(), r.auc);
+      curve.name = name;
+      curve.x = r.fpr;
+      curve.y = r.tpr;
+      curve.colour = plot::palette(0);
+      plot::roc_plot({curve}, "ROC, " + subset + " " + split).write_png(plots_dir + "/roc.png");
+    }
+    confusion_figure(r, "Confusion (%), " + subset + " " + split)
+        .write_png(plots_dir + "/confusion.png");
+  }
+  return 0;
+}
+
+}  // namespace radgal::tools

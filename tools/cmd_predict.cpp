@@ -1,0 +1,195 @@
+// `radgal predict`: classifies FITS cutouts and PNG/JPEG images with a trained model, prints one
+// line per file, and optionally writes attention-map overlays and a JSON report.
+//
+// Raw FITS cutouts go through the MiraBest preparation (data/prepare.h: noise clip, central crop,
+// min-max scale to 0-255); PNG and JPEG files must already be prepared images of the model's
+// size (150 x 150). The file type comes from the file's first bytes, not its name.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "data/fits.h"
+#include "data/image.h"
+#include "data/prepare.h"
+#include "nn/models.h"
+#include "tools/cli_support.h"
+#include "tools/commands.h"
+#include "tools/inference.h"
+#include "tools/plot.h"
+#include "train/progress.h"
+
+namespace radgal::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class FileKind { fits, picture, unknown };
+
+FileKind sniff(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open the file");
+  char head[9] = {};
+  in.read(head, 8);
+  const std::string h(head, static_cast<size_t>(in.gcount()));
+  if (h.rfind("SIMPLE  ", 0) == 0) return FileKind::fits;
+  if (h.size() >= 2 && static_cast<uint8_t>(h[0]) == 0x1f && static_cast<uint8_t>(h[1]) == 0x8b) {
+    return FileKind::fits;  // gzip: CFITSIO reads .fits.gz transparently
+  }
+  if (h.rfind("\x89PNG", 0) == 0) return FileKind::picture;
+  if (h.size() >= 3 && static_cast<uint8_t>(h[0]) == 0xff && static_cast<uint8_t>(h[1]) == 0xd8 &&
+      static_cast<uint8_t>(h[2]) == 0xff) {
+    return FileKind::picture;
+  }
+  return FileKind::unknown;
+}
+
+// The model input for one file, as grey levels 0-255 of size x size.
+std::vector<float> read_input(const std::string& path, int64_t size) {
+  switch (sniff(path)) {
+    case FileKind::fits: {
+      const FitsImage fits = read_fits(path);
+      if (fits.width < size || fits.height < size) {
+        throw std::runtime_error("FITS image is " + std::to_string(fits.width) + "x" +
+                                 std::to_string(fits.height) + ", smaller than the " +
+                                 std::to_string(size) + "x" + std::to_string(size) +
+                                 " crop the model needs");
+      }
+      PrepareOptions options;
+      options.crop = size;
+      const std::vector<uint8_t> prepared = prepare_mirabest(fits, options);
+      return std::vector<float>(prepared.begin(), prepared.end());
+    }
+    case FileKind::picture: {
+      GreyImage image = read_image(path);
+      if (image.width != size || image.height != size) {
+        throw std::runtime_error("image is " + std::to_string(image.width) + "x" +
+                                 std::to_string(image.height) + ", the model expects " +
+                                 std::to_string(size) + "x" + std::to_string(size) +
+                                 " (prepare raw cutouts with radgal prepare, or give the FITS)");
+      }
+      return std::move(image.pixels);
+    }
+    case FileKind::unknown:
+      break;
+  }
+  throw std::runtime_error("not a FITS, PNG or JPEG file");
+}
+
+// "dir/100_a.fits.fz" -> "100_a"
+std::string stem_of(const std::string& path) {
+  std::string name = fs::path(path).filename().string();
+  for (const char* ext : {".fz", ".gz", ".fits", ".fit", ".fts", ".png", ".jpg", ".jpeg"}) {
+    const std::string e = ext;
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
+      name.resize(name.size() - e.size());
+    }
+  }
+  return name;
+}
+
+}  // namespace
+
+int cmd_predict(const Args& args) {
+  CLI::App app{"Classify radio-galaxy images as FRI or FRII: FITS cutouts (prepared the MiraBest "
+               "way) or prepared 150x150 PNG/JPEG images.",
+               "predict"};
+  std::string model_path, maps_dir, json_path;
+  std::vector<std::string> files;
+  int threads = 0;
+  int64_t batch = 16;
+  bool verbose_flag = false;
+  app.add_option("--model", model_path, "run directory or model .safetensors file")->required();
+  app.add_option("files", files, "FITS, PNG or JPEG files")->required();
+  app.add_option("--maps", maps_dir, "write an attention overlay PNG per image into this folder");
+  app.add_option("--json", json_path, "write the predictions as JSON to this file");
+  app.add_option("--batch", batch, "images per forward pass")->check(CLI::Range(1, 4096));
+  app.add_option("--threads", threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
+  app.add_flag("--verbose", verbose_flag, "report timing on stderr");
+  if (auto code = parse_command_line(app, args)) return *code;
+  if (verbose_flag) set_verbose(true);
+  if (threads > 0) omp_set_num_threads(threads);
+
+  const nn::LoadedModel loaded = nn::load_model(model_path);
+  const bool want_maps = !maps_dir.empty();
+  if (want_maps && (loaded.config.arch != "agcnn" || loaded.config.gates == 0)) {
+    throw std::runtime_error("--maps: the " + loaded.config.describe() +
+                             " model has no attention gates");
+  }
+  const int64_t size = loaded.config.image_size;
+  const auto start = std::chrono::steady_clock::now();
+
+  // Read every file; a file that cannot be used is reported and skipped, the rest still run.
+  std::vector<std::string> good;
+  std::vector<float> grey;
+  nlohmann::json errors = nlohmann::json::array();
+  for (const std::string& f : files) {
+    try {
+      const std::vector<float> pixels = read_input(f, size);
+      grey.insert(grey.end(), pixels.begin(), pixels.end());
+      good.push_back(f);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "radgal predict: error: %s: %s\n", f.c_str(), e.what());
+      errors.push_back({{"file", f}, {"error", e.what()}});
+    }
+  }
+
+  InferenceOptions options;
+  options.batch_size = batch;
+  options.keep_attention = want_maps;
+  if (good.size() > 1) options.progress_label = "predict";
+  const InferenceResult result =
+      run_inference(*loaded.model, grey.data(), static_cast<int64_t>(good.size()), size, size,
+                    options);
+
+  if (want_maps) fs::create_directories(maps_dir);
+  std::map<std::string, int> stems_used;
+  nlohmann::json predictions = nlohmann::json::array();
+  if (!good.empty()) std::printf("class  p(class)  p(FRII)  file\n");
+  for (size_t i = 0; i < good.size(); ++i) {
+    const bool frii = result.p_frii[i] > result.p_fri[i];
+    const float winner = frii ? result.p_frii[i] : result.p_fri[i];
+    std::printf("%-5s  %8.4f  %7.4f  %s\n", frii ? "FRII" : "FRI", winner, result.p_frii[i],
+                good[i].c_str());
+    nlohmann::json entry = {{"file", good[i]},
+                            {"class", frii ? "FRII" : "FRI"},
+                            {"p_fri", result.p_fri[i]},
+                            {"p_frii", result.p_frii[i]}};
+    if (want_maps) {
+      std::string stem = stem_of(good[i]);
+      const int seen = stems_used[stem]++;
+      if (seen > 0) stem += "_" + std::to_string(seen + 1);
+      const std::string out = (fs::path(maps_dir) / (stem + ".attention.png")).string();
+      attention_overlay(grey.data() + i * size * size, size, size, result.attention[i],
+                        result.attention_sizes)
+          .write_png(out);
+      entry["map"] = out;
+    }
+    predictions.push_back(entry);
+  }
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (verbose()) {
+    std::fprintf(stderr, "predict: %zu files in %s (%.1f img/s, %d threads)\n", good.size(),
+                 format_duration(seconds).c_str(), good.size() / seconds, omp_get_max_threads());
+  }
+  if (!json_path.empty()) {
+    nlohmann::json j = {{"model", {{"path", loaded.path}, {"config", loaded.config.to_json()}}},
+                        {"predictions", predictions},
+                        {"errors", errors}};
+    write_text_file(json_path, j.dump(2) + "\n");
+  }
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace radgal::tools
