@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv.h"
+#include "kernels/cpu/conv_algorithms.h"
 #include "tests/kernels/kernel_test_util.h"
 
 namespace {
@@ -19,6 +20,7 @@ using radgal::kernels::cpu::conv2d_backward_input;
 using radgal::kernels::cpu::conv2d_backward_weight;
 using radgal::kernels::cpu::conv2d_forward;
 using radgal::kernels::cpu::Conv2dShape;
+using radgal::kernels::cpu::ConvGeometry;
 using namespace radgal::test;
 
 Conv2dShape make_shape(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out, int64_t kh,
@@ -138,6 +140,7 @@ std::vector<Conv2dShape> awkward_shapes() {
       make_shape(1, 8, 3, 40, 5, 3, 3, 1, 1, 1),   make_shape(2, 2, 1, 9, 3, 1, 3, 1, 0, 1),
       make_shape(4, 3, 12, 12, 5, 3, 3, 1, 1, 1),  make_shape(1, 2, 13, 11, 3, 3, 3, 3, 2, 2),
       make_shape(2, 16, 19, 19, 7, 1, 1, 1, 0, 1), make_shape(1, 1, 150, 3, 2, 3, 3, 1, 1, 1),
+      make_shape(2, 3, 14, 9, 12, 3, 3, 1, 2, 2),  make_shape(1, 10, 9, 41, 9, 3, 2, 1, 1, 1),
   };
 }
 
@@ -196,6 +199,80 @@ TEST_CASE("conv2d_backward_weight matches the direct batch sum") {
     auto dw_only = sentinel(w_size(s));
     conv2d_backward_weight(s, x.data(), dy.data(), dw_only.data(), nullptr);
     CHECK(bitwise_equal(dw_only, dw));
+  }
+}
+
+TEST_CASE("both convolution algorithms match the direct reference where they apply") {
+  // conv.h picks one algorithm per shape; here each runs on every shape it supports, so both
+  // stay tested whatever the choice. backward_input (stride 1) is a forward convolution.
+  namespace cpu = radgal::kernels::cpu;
+  using Forward = void (*)(const ConvGeometry&, const float*, const float*, const float*, float*);
+  using Weight = void (*)(const ConvGeometry&, const float*, const float*, float*);
+  struct Algorithm {
+    const char* name;
+    Forward forward;
+    Weight weight;
+    bool (*supports)(const ConvGeometry&);
+  };
+  const Algorithm algorithms[] = {
+      {"im2col", cpu::im2col_conv_forward, cpu::im2col_conv_backward_weight,
+       [](const ConvGeometry&) { return true; }},
+      {"direct", cpu::direct_conv_forward, cpu::direct_conv_backward_weight,
+       cpu::direct_conv_supports}};
+
+  uint32_t seed = 700;
+  for (const Conv2dShape& s : awkward_shapes()) {
+    const ConvGeometry g = cpu::conv_geometry(s);
+    const auto x = random_floats(x_size(s), seed++);
+    const auto w = random_floats(w_size(s), seed++);
+    const auto b = random_floats(s.c_out, seed++);
+    const auto dy = random_floats(y_size(s), seed++);
+    for (const Algorithm& a : algorithms) {
+      INFO(a.name << ": " << describe(s));
+      if (a.supports(g)) {
+        auto y = sentinel(y_size(s));
+        a.forward(g, x.data(), w.data(), b.data(), y.data());
+        const Reference ref = reference_forward(s, x, w, &b);
+        check_close(y, ref.value, ref.scale, kRtol, kAtol, "forward");
+
+        auto dw = sentinel(w_size(s));
+        a.weight(g, x.data(), dy.data(), dw.data());
+        const Reference ref_w = reference_backward_weight(s, x, dy);
+        check_close(dw, ref_w.value, ref_w.scale, kRtol, kAtol, "backward_weight");
+      }
+      if (s.stride != 1) continue;
+      const ConvGeometry t = cpu::backward_input_geometry(g);
+      if (!a.supports(t)) continue;
+      std::vector<float> flipped(w_size(s));
+      cpu::flip_weight_for_backward_input(g, w.data(), flipped.data());
+      auto dx = sentinel(x_size(s));
+      a.forward(t, dy.data(), flipped.data(), nullptr, dx.data());
+      const Reference ref_dx = reference_backward_input(s, dy, w);
+      check_close(dx, ref_dx.value, ref_dx.scale, kRtol, kAtol, "backward_input");
+    }
+  }
+  const ConvGeometry strided = cpu::conv_geometry(make_shape(1, 1, 5, 5, 1, 3, 3, 2, 0, 1));
+  std::vector<float> buf(64, 0.0f);
+  CHECK_THROWS_AS(cpu::direct_conv_forward(strided, buf.data(), buf.data(), nullptr, buf.data()),
+                  std::runtime_error);
+}
+
+TEST_CASE("conv2d_backward_weight keeps an infinite input out of taps that never read it") {
+  // Without padding, the last input column is read only by the last kernel column; the first
+  // kernel column's gradient must stay finite (vector lanes past the output edge must not
+  // multiply it by a zero dy and produce NaN).
+  namespace cpu = radgal::kernels::cpu;
+  const Conv2dShape s = make_shape(2, 2, 6, 21, 3, 3, 3, 1, 0, 1);
+  auto x = random_floats(x_size(s), 800);
+  for (int64_t p = 0; p < s.n * s.c_in; ++p)
+    for (int64_t r = 0; r < s.h; ++r) x[(p * s.h + r) * s.w + s.w - 1] = INFINITY;
+  const auto dy = random_floats(y_size(s), 801);
+  const ConvGeometry g = cpu::conv_geometry(s);
+  for (auto weight : {cpu::im2col_conv_backward_weight, cpu::direct_conv_backward_weight}) {
+    std::vector<float> dw(w_size(s));
+    weight(g, x.data(), dy.data(), dw.data());
+    for (size_t i = 0; i < dw.size(); i += s.kw) CHECK(std::isfinite(dw[i]));
+    CHECK(!std::isfinite(dw[s.kw - 1]));
   }
 }
 
