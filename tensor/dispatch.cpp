@@ -3,6 +3,8 @@
 #include "tensor/dispatch.h"
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +22,69 @@ namespace {
 [[noreturn]] void no_cuda(const char* op) {
   throw std::runtime_error(std::string("radgal was built without CUDA kernels for ") + op +
                            "; move the tensors to the CPU");
+}
+
+// Keeps freed large host blocks for reuse. A training step allocates the same activation sizes
+// every iteration; without reuse each one is a fresh mmap whose pages the kernel must fault in
+// and zero again, which halves the speed of memory-bound operators. Blocks are matched by exact
+// (rounded) size and the cache holds at most kMaxCachedBytes.
+class HostBlockCache {
+ public:
+#ifdef __SANITIZE_ADDRESS__
+  static constexpr bool kEnabled = false;  // let AddressSanitizer see every use after free
+#else
+  static constexpr bool kEnabled = true;
+#endif
+  static constexpr size_t kMinCachedBlock = size_t{1} << 20;
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+
+  static size_t rounded_size(size_t bytes) {
+    const size_t granule = bytes >= kMinCachedBlock ? (size_t{1} << 16) : 64;
+    const size_t r = (bytes + granule - 1) / granule * granule;
+    return r == 0 ? 64 : r;
+  }
+
+  void* get(size_t bytes) {
+    if (kEnabled && bytes >= kMinCachedBlock) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(bytes);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_bytes_ -= bytes;
+        return p;
+      }
+    }
+    return std::aligned_alloc(64, bytes);
+  }
+
+  void put(void* p, size_t bytes) {
+    if (kEnabled && bytes >= kMinCachedBlock && bytes <= kMaxCachedBytes) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // Make room by dropping the largest blocks first; they are the rarest sizes.
+      while (cached_bytes_ + bytes > kMaxCachedBytes && !free_.empty()) {
+        auto last = std::prev(free_.end());
+        std::free(last->second);
+        cached_bytes_ -= last->first;
+        free_.erase(last);
+      }
+      free_.emplace(bytes, p);
+      cached_bytes_ += bytes;
+      return;
+    }
+    std::free(p);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_bytes_ = 0;
+};
+
+// Never destroyed, so tensors that outlive static destruction can still hand blocks back.
+HostBlockCache& host_cache() {
+  static HostBlockCache* cache = new HostBlockCache;
+  return *cache;
 }
 
 // Returns only when the op can run on the CPU kernels.
@@ -57,8 +122,7 @@ void* allocate(size_t bytes, Device device) {
     throw std::runtime_error("radgal was built without CUDA support: cannot allocate " +
                              std::to_string(bytes) + " bytes on " + to_string(device));
   }
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  void* p = host_cache().get(HostBlockCache::rounded_size(bytes));
   if (!p) {
     throw std::runtime_error("Tensor: out of memory allocating " + std::to_string(bytes) +
                              " bytes on the CPU");
@@ -66,8 +130,8 @@ void* allocate(size_t bytes, Device device) {
   return p;
 }
 
-void release(void* data, Device device) {
-  if (device.kind == DeviceKind::cpu) std::free(data);
+void release(void* data, size_t bytes, Device device) {
+  if (device.kind == DeviceKind::cpu) host_cache().put(data, HostBlockCache::rounded_size(bytes));
 }
 
 void copy(const char* op, const Tensor& src, Tensor& dst) {

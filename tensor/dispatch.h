@@ -24,9 +24,10 @@ using kernels::cpu::UnaryOp;
 // Throws unless every defined tensor is float32 and all sit on one device; returns the device.
 Device check_inputs(const char* op, std::initializer_list<const Tensor*> tensors);
 
-// Allocation of uninitialised storage for `bytes` on `device`.
+// Allocation of uninitialised, 64-byte aligned storage for `bytes` on `device`; release takes
+// the same byte count back. Large host blocks are cached for reuse (see dispatch.cpp).
 void* allocate(size_t bytes, Device device);
-void release(void* data, Device device);
+void release(void* data, size_t bytes, Device device);
 
 // dst = src elementwise; same shape, any layouts (src may be expanded).
 void copy(const char* op, const Tensor& src, Tensor& dst);

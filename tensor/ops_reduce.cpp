@@ -39,43 +39,59 @@ Tensor expand_reduced_grad(const Tensor& g, const Shape& keep, const Shape& in) 
   return g.reshape(keep).expand(in);
 }
 
-// Max or min over `axes`: the reduced axes are moved last so every output reads one dense row.
+// Max or min over `axes`. Axes that form one run are reduced in place as an (outer, r, inner)
+// block; other sets are first moved last by a transposed copy. The index of the winner, within
+// the reduced block in row-major order, is kept for backward.
 Tensor extreme(const char* op, bool is_max, const Tensor& a, const std::vector<int64_t>& axes_in,
                bool keepdim) {
   require_defined(op, a, "input");
   const std::vector<int64_t> axes = normalize_axes(op, axes_in, a.shape());
   const ReducedShapes shapes = reduced_shapes(a.shape(), axes, keepdim);
-  std::vector<int64_t> order;
-  for (int64_t d = 0; d < a.dim(); ++d) {
-    if (std::find(axes.begin(), axes.end(), d) == axes.end()) order.push_back(d);
-  }
-  order.insert(order.end(), axes.begin(), axes.end());
   int64_t r = 1;
   for (int64_t d : axes) r *= a.shape()[d];
-  if (r == 0) {
-    shape_error(op, "cannot reduce over an empty axis of " + shape_to_string(a.shape()));
-  }
+  if (r == 0) shape_error(op, "cannot reduce over an empty axis of " + shape_to_string(a.shape()));
 
-  Tensor moved;
+  const bool one_run = axes.empty() || axes.back() - axes.front() + 1 == int64_t(axes.size());
+  std::vector<int64_t> order;  // permutation that moves the reduced axes last
+  Tensor x;
+  int64_t outer, inner;
   {
     NoGradGuard no_grad;
-    moved = a.permute(order).contiguous();
+    if (one_run) {
+      x = a.contiguous();
+      outer = axes.empty() ? 1 : product(a.shape(), 0, axes.front());
+      inner = axes.empty() ? 1 : product(a.shape(), axes.back() + 1, a.shape().size());
+    } else {
+      for (int64_t d = 0; d < a.dim(); ++d) {
+        if (std::find(axes.begin(), axes.end(), d) == axes.end()) order.push_back(d);
+      }
+      order.insert(order.end(), axes.begin(), axes.end());
+      x = a.permute(order).contiguous();
+      outer = shape_numel(shapes.keep);
+      inner = 1;
+    }
   }
   Tensor y = Tensor::empty(shapes.out);
   auto index = std::make_shared<std::vector<int64_t>>();
-  dispatch::extreme_reduce(op, is_max, moved, shape_numel(shapes.keep), r, 1, y, *index);
+  dispatch::extreme_reduce(op, is_max, x, outer, r, inner, y, *index);
 
   if (should_record({a})) {
-    std::vector<int64_t> inverse(order.size());
-    for (size_t i = 0; i < order.size(); ++i) inverse[order[i]] = static_cast<int64_t>(i);
-    Shape moved_shape = moved.shape();
     record(y, op, {a},
-           [index, inverse, moved_shape, r](const Tensor& g, const std::vector<bool>&) {
-             Tensor dx = Tensor::zeros(moved_shape);
+           [index, order, x_shape = x.shape(), r, inner](const Tensor& g,
+                                                        const std::vector<bool>&) {
+             // dx is zero except at each winner, which receives its output's gradient.
+             Tensor dx = Tensor::zeros(x_shape);
              const Tensor gc = g.contiguous();
              const float* gp = gc.data();
              float* dp = dx.data();
-             for (size_t o = 0; o < index->size(); ++o) dp[o * r + (*index)[o]] = gp[o];
+             const int64_t outputs = static_cast<int64_t>(index->size());
+             for (int64_t out = 0; out < outputs; ++out) {
+               const int64_t o = out / inner, i = out % inner;
+               dp[(o * r + (*index)[out]) * inner + i] = gp[out];
+             }
+             if (order.empty()) return std::vector<Tensor>{dx};
+             std::vector<int64_t> inverse(order.size());
+             for (size_t k = 0; k < order.size(); ++k) inverse[order[k]] = static_cast<int64_t>(k);
              return std::vector<Tensor>{dx.permute(inverse)};
            });
   }

@@ -64,7 +64,7 @@ Storage::Storage(size_t bytes_, DType dtype_, Device device_)
   data = dispatch::allocate(bytes, device);
 }
 
-Storage::~Storage() { dispatch::release(data, device); }
+Storage::~Storage() { dispatch::release(data, bytes, device); }
 
 // ---- factories ---------------------------------------------------------------------------------
 

@@ -14,38 +14,65 @@ namespace {
 constexpr int64_t kSumBlock = 1 << 14;  // elements per partial sum of a long reduction
 
 double sum_contiguous(const float* x, int64_t n) {
-  // Four independent accumulators let the compiler keep a vector of doubles busy.
-  double acc[4] = {0, 0, 0, 0};
+  // Eight double lanes (two AVX registers) that the compiler vectorises; each float is widened
+  // before it is added, so the error does not grow with n the way a float running sum's does.
+  constexpr int64_t kLanes = 8;
+  double lanes[kLanes] = {};
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    acc[0] += x[i];
-    acc[1] += x[i + 1];
-    acc[2] += x[i + 2];
-    acc[3] += x[i + 3];
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += x[i + l];
   }
-  for (; i < n; ++i) acc[0] += x[i];
-  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (; i < n; ++i) lanes[0] += x[i];
+  double total = 0;
+  for (int64_t l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// A value replaces the best so far when it is strictly better, or when it is the first NaN.
+template <class Better>
+bool replaces(Better better, float v, float best) {
+  return better(v, best) || (v != v && best == best);
 }
 
 template <class Better>
 void extreme_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
                     int64_t* index, Better better) {
-  const int64_t outputs = outer * inner;
-#pragma omp parallel for schedule(static) if (outputs * r >= (1 << 15) && outputs > 1)
-  for (int64_t out = 0; out < outputs; ++out) {
-    const int64_t o = out / inner, i = out % inner;
-    const float* base = x + o * r * inner + i;
-    float best = base[0];
-    int64_t best_j = 0;
-    for (int64_t j = 1; j < r && !std::isnan(best); ++j) {
-      const float v = base[j * inner];
-      if (better(v, best) || std::isnan(v)) {
-        best = v;
-        best_j = j;
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * r >= (1 << 15) && outer > 1)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* row = x + o * r;
+      float best = row[0];
+      int64_t best_j = 0;
+      for (int64_t j = 1; j < r; ++j) {
+        if (replaces(better, row[j], best)) {
+          best = row[j];
+          best_j = j;
+        }
+      }
+      y[o] = best;
+      index[o] = best_j;
+    }
+    return;
+  }
+  // inner > 1: sweep whole rows of length inner so reads stay sequential.
+#pragma omp parallel for schedule(static) if (outer * r * inner >= (1 << 15) && outer > 1)
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* base = x + o * r * inner;
+    float* best = y + o * inner;
+    int64_t* best_j = index + o * inner;
+    for (int64_t i = 0; i < inner; ++i) {
+      best[i] = base[i];
+      best_j[i] = 0;
+    }
+    for (int64_t j = 1; j < r; ++j) {
+      const float* row = base + j * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        if (replaces(better, row[i], best[i])) {
+          best[i] = row[i];
+          best_j[i] = j;
+        }
       }
     }
-    y[out] = best;
-    index[out] = best_j;
   }
 }
 

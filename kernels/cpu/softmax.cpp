@@ -1,7 +1,9 @@
-// Softmax family (CPU). Rows are independent, so they are split over threads; each row is
-// computed in a fixed order by one thread.
+// Softmax family (CPU), vectorised through Eigen array expressions (SIMD exp). Rows, or tiles
+// of columns when the softmax axis is not the last, are independent and split over threads;
+// each is computed by one thread in a fixed order. Sums are accumulated in double.
 #include "kernels/cpu/softmax.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -9,52 +11,88 @@
 
 namespace radgal::kernels::cpu {
 
+namespace {
+
+using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
+using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
+// A dense (r, inner) block, one softmax per column.
+using RowMajorArray = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Block = Eigen::Map<RowMajorArray, Eigen::Unaligned, Eigen::OuterStride<>>;
+using ConstBlock = Eigen::Map<const RowMajorArray, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// One contiguous row of length r (the softmax axis is the last one).
+void softmax_row(int64_t r, const float* x, float* y, bool log) {
+  ConstArrayMap xs(x, r);
+  ArrayMap ys(y, r);
+  float peak = xs.maxCoeff();
+  // A row of all -inf has no finite maximum; shift by 0 so the result is NaN like PyTorch.
+  if (std::isinf(peak)) peak = 0.f;
+  ys = (xs - peak).exp();
+  const double total = ys.cast<double>().sum();
+  if (log) {
+    ys = xs - (static_cast<float>(std::log(total)) + peak);
+  } else {
+    ys *= static_cast<float>(1.0 / total);
+  }
+}
+
+// Columns [i0, i0 + len) of one (r, inner) block: every step sweeps whole rows.
+void softmax_columns(int64_t r, int64_t inner, int64_t i0, int64_t len, const float* x, float* y,
+                     bool log) {
+  const ConstBlock xs(x + i0, r, len, Eigen::OuterStride<>(inner));
+  Block ys(y + i0, r, len, Eigen::OuterStride<>(inner));
+  Eigen::ArrayXXf peak = xs.colwise().maxCoeff();
+  peak = (peak.isInf()).select(0.f, peak);
+  ys = (xs.rowwise() - peak.row(0)).exp();
+  const Eigen::ArrayXXf total = ys.cast<double>().colwise().sum().cast<float>();
+  if (log) {
+    ys = xs.rowwise() - (peak + total.log()).row(0);
+  } else {
+    ys.rowwise() /= total.row(0);
+  }
+}
+
+// Calls body(o, i0, len) over every (block o, column tile) pair, split over threads.
+template <class Body>
+void for_each_tile(int64_t outer, int64_t r, int64_t inner, Body body) {
+  constexpr int64_t kTile = 256;
+  const int64_t tiles = (inner + kTile - 1) / kTile;
+#pragma omp parallel for schedule(static) if (outer * r * inner >= (1 << 15) && outer * tiles > 1)
+  for (int64_t t = 0; t < outer * tiles; ++t) {
+    const int64_t o = t / tiles, i0 = (t % tiles) * kTile;
+    body(o, i0, std::min(kTile, inner - i0));
+  }
+}
+
+}  // namespace
+
 void softmax_forward(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
                      bool log) {
-  const int64_t rows = outer * inner;
-#pragma omp parallel for schedule(static) if (rows * r >= (1 << 15) && rows > 1)
-  for (int64_t row = 0; row < rows; ++row) {
-    const int64_t o = row / inner, i = row % inner;
-    const float* xs = x + o * r * inner + i;
-    float* ys = y + o * r * inner + i;
-    float peak = -INFINITY;
-    for (int64_t j = 0; j < r; ++j) peak = std::max(peak, xs[j * inner]);
-    // A row of all -inf has no finite maximum; shift by 0 so the result is NaN like PyTorch.
-    if (std::isinf(peak)) peak = 0.f;
-    double total = 0;
-    for (int64_t j = 0; j < r; ++j) total += std::exp(xs[j * inner] - peak);
-    if (log) {
-      const float lse = static_cast<float>(std::log(total)) + peak;
-      for (int64_t j = 0; j < r; ++j) ys[j * inner] = xs[j * inner] - lse;
-    } else {
-      const float scale = static_cast<float>(1.0 / total);
-      for (int64_t j = 0; j < r; ++j) ys[j * inner] = std::exp(xs[j * inner] - peak) * scale;
-    }
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * r >= (1 << 15) && outer > 1)
+    for (int64_t o = 0; o < outer; ++o) softmax_row(r, x + o * r, y + o * r, log);
+    return;
   }
+  for_each_tile(outer, r, inner, [&](int64_t o, int64_t i0, int64_t len) {
+    softmax_columns(r, inner, i0, len, x + o * r * inner, y + o * r * inner, log);
+  });
 }
 
 void softmax_backward(int64_t outer, int64_t r, int64_t inner, const float* y, const float* dy,
                       float* dx, bool log) {
-  const int64_t rows = outer * inner;
-#pragma omp parallel for schedule(static) if (rows * r >= (1 << 15) && rows > 1)
-  for (int64_t row = 0; row < rows; ++row) {
-    const int64_t o = row / inner, i = row % inner;
-    const int64_t base = o * r * inner + i;
-    double dot = 0;
+  for_each_tile(outer, r, inner, [&](int64_t o, int64_t i0, int64_t len) {
+    const int64_t base = o * r * inner + i0;
+    const Eigen::OuterStride<> stride(inner);
+    const ConstBlock ys(y + base, r, len, stride), dys(dy + base, r, len, stride);
+    Block dxs(dx + base, r, len, stride);
     if (log) {
-      for (int64_t j = 0; j < r; ++j) dot += dy[base + j * inner];
-      for (int64_t j = 0; j < r; ++j) {
-        const int64_t k = base + j * inner;
-        dx[k] = dy[k] - std::exp(y[k]) * static_cast<float>(dot);
-      }
+      const Eigen::ArrayXXf total = dys.cast<double>().colwise().sum().cast<float>();
+      dxs = dys - ys.exp().rowwise() * total.row(0);
     } else {
-      for (int64_t j = 0; j < r; ++j) dot += double(dy[base + j * inner]) * y[base + j * inner];
-      for (int64_t j = 0; j < r; ++j) {
-        const int64_t k = base + j * inner;
-        dx[k] = y[k] * (dy[k] - static_cast<float>(dot));
-      }
+      const Eigen::ArrayXXf dot = (dys * ys).cast<double>().colwise().sum().cast<float>();
+      dxs = ys * (dys.rowwise() - dot.row(0));
     }
-  }
+  });
 }
 
 float cross_entropy_forward(int64_t n, int64_t c, const float* logits, const int64_t* targets,
