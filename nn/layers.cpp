@@ -29,12 +29,14 @@ Conv2d::Conv2d(int64_t c_in, int64_t c_out, int64_t kernel, Generator& init, int
   require_positive("Conv2d", "kernel", kernel);
   const int64_t fan_in = c_in * kernel * kernel;
   const float stddev = std::sqrt(2.f / static_cast<float>(fan_in));
-  weight = register_parameter("weight",
-                              Tensor::randn({c_out, c_in, kernel, kernel}, init, 0.f, stddev));
+  weight =
+      register_parameter("weight", Tensor::randn({c_out, c_in, kernel, kernel}, init, 0.f, stddev));
   if (with_bias) bias = register_parameter("bias", uniform_fan_in({c_out}, fan_in, init));
 }
 
-Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, weight, bias, options_); }
+Tensor Conv2d::forward(const Tensor& x) const {
+  return conv2d(x, weight, bias, options_);
+}
 
 BatchNorm2d::BatchNorm2d(int64_t channels, Generator& init, float momentum, float eps)
     : momentum_(momentum), eps_(eps) {
@@ -58,8 +60,12 @@ Linear::Linear(int64_t in, int64_t out, Generator& init, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", uniform_fan_in({out}, in, init));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) const {
+  return linear(x, weight, bias);
+}
 
-Tensor Dropout::forward(const Tensor& x) const { return dropout(x, p_, is_training(), *rng_); }
+Tensor Dropout::forward(const Tensor& x) const {
+  return dropout(x, p_, is_training(), *rng_);
+}
 
 }  // namespace radgal::nn

@@ -121,11 +121,11 @@ namespace {
 class AttentionGate : public Module {
  public:
   AttentionGate(int64_t x_channels, int64_t g_channels, int64_t inter_channels, Generator& init) {
-    theta = register_module("theta",
-                            std::make_shared<Conv2d>(x_channels, inter_channels, 1, init, 1, 0,
-                                                     /*with_bias=*/false));
-    phi = register_module("phi", std::make_shared<Conv2d>(g_channels, inter_channels, 1, init, 1,
-                                                          0, /*with_bias=*/false));
+    theta =
+        register_module("theta", std::make_shared<Conv2d>(x_channels, inter_channels, 1, init, 1, 0,
+                                                          /*with_bias=*/false));
+    phi = register_module("phi", std::make_shared<Conv2d>(g_channels, inter_channels, 1, init, 1, 0,
+                                                          /*with_bias=*/false));
     psi = register_module("psi", std::make_shared<Conv2d>(inter_channels, 1, 1, init));
     psi->bias.fill_(10.f);
   }
@@ -192,8 +192,9 @@ AttentionGatedCNN::AttentionGatedCNN(const ModelConfig& config, Generator& init)
   for (size_t s = 0; s < stages.size(); ++s) {
     for (const auto& [suffix, channels] : stages[s]) {
       ConvBlock b;
-      b.conv = register_module("conv" + suffix, std::make_shared<Conv2d>(
-                                                    channels.first, channels.second, 3, init, 1, 1));
+      b.conv =
+          register_module("conv" + suffix,
+                          std::make_shared<Conv2d>(channels.first, channels.second, 3, init, 1, 1));
       blocks[s]->push_back(b);
     }
   }
@@ -210,9 +211,9 @@ AttentionGatedCNN::AttentionGatedCNN(const ModelConfig& config, Generator& init)
   const int64_t gate_channels[] = {32, 16, 6};
   const int g = config_.gates;
   for (int k = 0; k < g; ++k) {
-    m.gates.push_back(register_module("attention" + std::to_string(k + 1),
-                                      std::make_shared<AttentionGate>(gate_channels[k], 64, 64,
-                                                                      init)));
+    m.gates.push_back(
+        register_module("attention" + std::to_string(k + 1),
+                        std::make_shared<AttentionGate>(gate_channels[k], 64, 64, init)));
   }
   if (g == 3) {
     for (int k = 0; k < g; ++k) {
@@ -225,13 +226,15 @@ AttentionGatedCNN::AttentionGatedCNN(const ModelConfig& config, Generator& init)
   const std::string& agg = config_.aggregation;
   if (g == 0) {
     const int64_t side = pooled(config_.image_size, 4);
-    m.classifier = register_module("classifier", std::make_shared<Linear>(64 * side * side, 2, init));
+    m.classifier =
+        register_module("classifier", std::make_shared<Linear>(64 * side * side, 2, init));
   } else {
     int64_t concat_width = 0;
     for (int k = 0; k < g; ++k) concat_width += gate_channels[k];
     if (agg != "concat") {
       m.classifiers = register_module("classifiers", std::make_shared<ModuleList<Linear>>());
-      for (int k = 0; k < g; ++k) m.classifiers->push_back(std::make_shared<Linear>(gate_channels[k], 2, init));
+      for (int k = 0; k < g; ++k)
+        m.classifiers->push_back(std::make_shared<Linear>(gate_channels[k], 2, init));
     }
     if (agg == "concat" || agg == "deep_sup") {
       m.classifier = register_module("classifier", std::make_shared<Linear>(concat_width, 2, init));
@@ -249,10 +252,10 @@ ClassifierOutput AttentionGatedCNN::forward(const Tensor& x) {
     for (const ConvBlock& b : stage) t = b.forward(t);
     return t;
   };
-  const Tensor c1 = run(m.stage1, x);                       // (n, 6, S, S)
-  const Tensor c2 = run(m.stage2, m.pool->forward(c1));     // (n, 16, S/2, S/2)
-  const Tensor c3 = run(m.stage3, m.pool->forward(c2));     // (n, 32, S/4, S/4)
-  const Tensor c4 = run(m.stage4, m.pool->forward(c3));     // (n, 64, S/8, S/8): gating signal
+  const Tensor c1 = run(m.stage1, x);                    // (n, 6, S, S)
+  const Tensor c2 = run(m.stage2, m.pool->forward(c1));  // (n, 16, S/2, S/2)
+  const Tensor c3 = run(m.stage3, m.pool->forward(c2));  // (n, 32, S/4, S/4)
+  const Tensor c4 = run(m.stage4, m.pool->forward(c3));  // (n, 64, S/8, S/8): gating signal
 
   ClassifierOutput out;
   const int g = config_.gates;
@@ -367,7 +370,8 @@ NamedTensors state_of(const Module& module) {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) {
@@ -401,8 +405,8 @@ void load_state(Module& module, const NamedTensors& tensors, const std::string& 
     const bool shape_ok = optional ? source->numel() == 1 : source->shape() == target.shape();
     if (!shape_ok) {
       throw std::runtime_error(source_path + ": tensor " + name + " has shape " +
-                               shape_to_string(source->shape()) + ", " + model_name +
-                               " expects " + shape_to_string(target.shape()));
+                               shape_to_string(source->shape()) + ", " + model_name + " expects " +
+                               shape_to_string(target.shape()));
     }
     copies.emplace_back(target, source);
   }
@@ -436,7 +440,8 @@ LoadedModel load_model(const std::string& file_or_run_dir) {
   }
   out.path = S_ISDIR(st.st_mode) ? file_or_run_dir + "/model.safetensors" : file_or_run_dir;
   if (S_ISDIR(st.st_mode) && ::stat(out.path.c_str(), &st) != 0) {
-    throw std::runtime_error(file_or_run_dir + ": not a run directory (it has no model.safetensors)");
+    throw std::runtime_error(file_or_run_dir +
+                             ": not a run directory (it has no model.safetensors)");
   }
 
   NamedTensors file = read_safetensors(out.path);

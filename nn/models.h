@@ -58,23 +58,23 @@
 namespace radgal::nn {
 
 struct ModelConfig {
-  std::string arch = "agcnn";        // agcnn | cnn | classic
-  std::string norm = "range_norm";   // sigmoid | softmax | range_norm | std_mean_norm | tanh
-  std::string aggregation = "ft";    // concat | mean | deep_sup | ft
-  int gates = 3;                     // 0..3 (agcnn only)
-  float dropout = 0.5f;              // agcnn with 3 gates: on the gate vectors; classic: after fc1
+  std::string arch = "agcnn";       // agcnn | cnn | classic
+  std::string norm = "range_norm";  // sigmoid | softmax | range_norm | std_mean_norm | tanh
+  std::string aggregation = "ft";   // concat | mean | deep_sup | ft
+  int gates = 3;                    // 0..3 (agcnn only)
+  float dropout = 0.5f;             // agcnn with 3 gates: on the gate vectors; classic: after fc1
   int image_size = 150;
 
   nlohmann::json to_json() const;
   // Missing keys keep their defaults; unknown values throw std::invalid_argument naming the key.
   static ModelConfig from_json(const nlohmann::json& j);
-  void validate() const;  // throws std::invalid_argument
+  void validate() const;         // throws std::invalid_argument
   std::string describe() const;  // "agcnn (range_norm, ft, 3 gates)"
 };
 
 struct ClassifierOutput {
-  Tensor logits;                 // (n, 2); softmax gives p(FRI), p(FRII)
-  std::vector<Tensor> attention; // per gate (n, 1, H, W): attention1 (S/4), 2 (S/2), 3 (S)
+  Tensor logits;                  // (n, 2); softmax gives p(FRI), p(FRII)
+  std::vector<Tensor> attention;  // per gate (n, 1, H, W): attention1 (S/4), 2 (S/2), 3 (S)
 };
 
 class Classifier : public Module {

@@ -56,8 +56,8 @@ float half_to_float(uint16_t h) {
   if (exponent == 0) {
     value = std::ldexp(static_cast<float>(mantissa), -24);  // zero or subnormal
   } else if (exponent == 31) {
-    value = mantissa ? std::numeric_limits<float>::quiet_NaN()
-                     : std::numeric_limits<float>::infinity();
+    value =
+        mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
   } else {
     value = std::ldexp(static_cast<float>(mantissa | 0x400u), static_cast<int>(exponent) - 25);
   }
@@ -160,8 +160,8 @@ Entry parse_entry(const std::string& name, const nlohmann::json& info, const std
   }
   if (numel > std::numeric_limits<uint64_t>::max() / dtype->bytes ||
       e.end - e.begin != numel * dtype->bytes) {
-    fail(source, "tensor '" + name + "' has shape " + shape_to_string(e.shape) + " of " +
-                     e.dtype + " (" + std::to_string(numel * dtype->bytes) +
+    fail(source, "tensor '" + name + "' has shape " + shape_to_string(e.shape) + " of " + e.dtype +
+                     " (" + std::to_string(numel * dtype->bytes) +
                      " bytes) but data_offsets span " + std::to_string(e.end - e.begin) + " bytes");
   }
   return e;
@@ -224,8 +224,8 @@ NamedTensors parse_safetensors(const std::vector<uint8_t>& bytes, const std::str
           return true;
         });
   } catch (const nlohmann::json::exception& e) {
-    fail(source, std::string("not a safetensors file: the header is not valid JSON (") + e.what() +
-                     ")");
+    fail(source,
+         std::string("not a safetensors file: the header is not valid JSON (") + e.what() + ")");
   }
   if (!header.is_object()) fail(source, "not a safetensors file: the header is not a JSON object");
   if (!duplicate.empty()) fail(source, "tensor '" + duplicate + "' appears twice in the header");
@@ -303,7 +303,8 @@ std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors) {
     }
     if (!t.defined()) throw SafetensorsError("write_safetensors: tensor '" + name + "' undefined");
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
-    header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -328,7 +329,8 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors) {
   const std::vector<uint8_t> bytes = serialize_safetensors(tensors);
 
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string tmp = path + ".tmp-XXXXXX";
   std::vector<char> tmpl(tmp.begin(), tmp.end());
   tmpl.push_back('\0');

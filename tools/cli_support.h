@@ -2,10 +2,9 @@
 // convention of tools/commands.h, and atomic writes of text results (JSON reports).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "tools/commands.h"
 

@@ -65,7 +65,8 @@ std::string subset_from_file_name(const std::string& path) {
 // A folder holding batches.meta, or one whose batches/ subfolder does (../shared/data/mirabest).
 std::string resolve_batch_dir(const std::string& dir) {
   if (fs::exists(fs::path(dir) / "batches.meta")) return dir;
-  if (fs::exists(fs::path(dir) / "batches" / "batches.meta")) return (fs::path(dir) / "batches").string();
+  if (fs::exists(fs::path(dir) / "batches" / "batches.meta"))
+    return (fs::path(dir) / "batches").string();
   throw std::runtime_error(dir + ": not a batch folder (no batches.meta in it or in " + dir +
                            "/batches)");
 }
@@ -94,8 +95,8 @@ RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel&
         v && v->is_number()) {
       s.val_fraction = v->get<double>();
     }
-    if (auto* v = find_setting(config, {"data.split_seed", "split_seed", "split.seed", "data.seed",
-                                        "seed"});
+    if (auto* v = find_setting(
+            config, {"data.split_seed", "split_seed", "split.seed", "data.seed", "seed"});
         v && v->is_number_integer()) {
       s.split_seed = v->get<int64_t>();
     }
@@ -121,7 +122,9 @@ plot::Rgb blues(double t) {
   t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0) * 8.0;
   const int i = std::min(7, static_cast<int>(t));
   const double f = t - i;
-  auto lerp = [f](uint8_t a, uint8_t b) { return static_cast<uint8_t>(std::lround(a + f * (b - a))); };
+  auto lerp = [f](uint8_t a, uint8_t b) {
+    return static_cast<uint8_t>(std::lround(a + f * (b - a)));
+  };
   return {lerp(stops[i].r, stops[i + 1].r), lerp(stops[i].g, stops[i + 1].g),
           lerp(stops[i].b, stops[i + 1].b)};
 }
@@ -169,9 +172,10 @@ nlohmann::json class_json(const ClassMetrics& m) {
 }  // namespace
 
 int cmd_evaluate(const Args& args) {
-  CLI::App app{"Evaluate a trained classifier on a labelled set: per-class precision, recall and "
-               "F1, accuracy, ROC AUC and the confusion matrix.",
-               "evaluate"};
+  CLI::App app{
+      "Evaluate a trained classifier on a labelled set: per-class precision, recall and "
+      "F1, accuracy, ROC AUC and the confusion matrix.",
+      "evaluate"};
   std::string run_dir, weights, data_dir, subset, split = "test", json_path, plots_dir;
   int tta = 0, threads = 0;
   uint64_t seed = 0;
@@ -229,7 +233,8 @@ int cmd_evaluate(const Args& args) {
           "and split seed" +
           std::string(run_dir.empty() ? " (a weights file has none)" : ""));
     }
-    const LabeledSet train = select_subset(read_batch_dir(batch_dir, "train"), parse_subset(subset));
+    const LabeledSet train =
+        select_subset(read_batch_dir(batch_dir, "train"), parse_subset(subset));
     set = split_train_val(train, settings.val_fraction, static_cast<uint64_t>(settings.split_seed))
               .second;
   }
@@ -248,9 +253,8 @@ int cmd_evaluate(const Args& args) {
   options.seed = seed;
   options.progress_label = "evaluate";
   const auto start = std::chrono::steady_clock::now();
-  const InferenceResult result =
-      run_inference(*loaded.model, set.images.pixels.data(), static_cast<int64_t>(set.size()), h,
-                    w, options);
+  const InferenceResult result = run_inference(*loaded.model, set.images.pixels.data(),
+                                               static_cast<int64_t>(set.size()), h, w, options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::vector<double> p_frii(result.p_frii.begin(), result.p_frii.end());
@@ -288,7 +292,8 @@ int cmd_evaluate(const Args& args) {
               static_cast<long long>(r.confusion[1][1]));
   if (verbose()) {
     const double images = static_cast<double>(r.n) * std::max(1, tta);
-    std::fprintf(stderr, "evaluate: %.0f forward passes in %s (%.1f img/s, batch %lld, %d threads)\n",
+    std::fprintf(stderr,
+                 "evaluate: %.0f forward passes in %s (%.1f img/s, batch %lld, %d threads)\n",
                  images, format_duration(seconds).c_str(), images / seconds,
                  static_cast<long long>(batch), omp_get_max_threads());
   }
@@ -298,7 +303,8 @@ int cmd_evaluate(const Args& args) {
     j["accuracy"] = r.accuracy;
     j["auc"] = std::isnan(r.auc) ? nlohmann::json() : nlohmann::json(r.auc);
     j["classes"] = {{"FRI", class_json(r.fri)}, {"FRII", class_json(r.frii)}};
-    j["confusion"] = {{r.confusion[0][0], r.confusion[0][1]}, {r.confusion[1][0], r.confusion[1][1]}};
+    j["confusion"] = {{r.confusion[0][0], r.confusion[0][1]},
+                      {r.confusion[1][0], r.confusion[1][1]}};
     j["n"] = r.n;
     j["model"] = {{"path", loaded.path},
                   {"config", loaded.config.to_json()},

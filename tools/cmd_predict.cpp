@@ -100,9 +100,10 @@ std::string stem_of(const std::string& path) {
 }  // namespace
 
 int cmd_predict(const Args& args) {
-  CLI::App app{"Classify radio-galaxy images as FRI or FRII: FITS cutouts (prepared the MiraBest "
-               "way) or prepared 150x150 PNG/JPEG images.",
-               "predict"};
+  CLI::App app{
+      "Classify radio-galaxy images as FRI or FRII: FITS cutouts (prepared the MiraBest "
+      "way) or prepared 150x150 PNG/JPEG images.",
+      "predict"};
   std::string model_path, maps_dir, json_path;
   std::vector<std::string> files;
   int threads = 0;
@@ -147,9 +148,8 @@ int cmd_predict(const Args& args) {
   options.batch_size = batch;
   options.keep_attention = want_maps;
   if (good.size() > 1) options.progress_label = "predict";
-  const InferenceResult result =
-      run_inference(*loaded.model, grey.data(), static_cast<int64_t>(good.size()), size, size,
-                    options);
+  const InferenceResult result = run_inference(
+      *loaded.model, grey.data(), static_cast<int64_t>(good.size()), size, size, options);
 
   if (want_maps) fs::create_directories(maps_dir);
   std::map<std::string, int> stems_used;

@@ -26,7 +26,8 @@ template <typename Pixel>
 Tensor to_input(const Pixel* grey, int64_t n, int64_t h, int64_t w) {
   Tensor x = Tensor::empty({n, 1, h, w});
   float* out = x.data();
-  for (int64_t i = 0; i < n * h * w; ++i) out[i] = (static_cast<float>(grey[i]) / 255.f - 0.5f) / 0.5f;
+  for (int64_t i = 0; i < n * h * w; ++i)
+    out[i] = (static_cast<float>(grey[i]) / 255.f - 0.5f) / 0.5f;
   return x;
 }
 
@@ -64,7 +65,8 @@ InferenceResult run_batches(nn::Classifier& model, int64_t n, int64_t h, int64_t
       }
       if (options.keep_attention && pass == 0) {
         if (result.attention_sizes.empty()) {
-          for (const Tensor& a : out.attention) result.attention_sizes.emplace_back(a.size(2), a.size(3));
+          for (const Tensor& a : out.attention)
+            result.attention_sizes.emplace_back(a.size(2), a.size(3));
         }
         for (const Tensor& a : out.attention) {
           const std::vector<float> all = a.to_vector();
@@ -119,10 +121,9 @@ InferenceResult run_inference(nn::Classifier& model, const float* images, int64_
   if (options.tta > 0) {
     throw std::invalid_argument("run_inference: test-time augmentation needs 8-bit images");
   }
-  return run_batches(model, n, h, w, options,
-                     [&](int, int64_t first, int64_t count, float* out) {
-                       std::copy(images + first * h * w, images + (first + count) * h * w, out);
-                     });
+  return run_batches(model, n, h, w, options, [&](int, int64_t first, int64_t count, float* out) {
+    std::copy(images + first * h * w, images + (first + count) * h * w, out);
+  });
 }
 
 std::vector<float> mean_attention_map(const std::vector<std::vector<float>>& maps,
@@ -134,9 +135,9 @@ std::vector<float> mean_attention_map(const std::vector<std::vector<float>>& map
   std::vector<float> mean(static_cast<size_t>(h * w), 0.f);
   for (size_t k = 0; k < maps.size(); ++k) {
     const auto [mh, mw] = sizes[k];
-    const std::vector<float> resized = plot::resize_bilinear(
-        maps[k].data(), static_cast<int>(mh), static_cast<int>(mw), static_cast<int>(h),
-        static_cast<int>(w));
+    const std::vector<float> resized =
+        plot::resize_bilinear(maps[k].data(), static_cast<int>(mh), static_cast<int>(mw),
+                              static_cast<int>(h), static_cast<int>(w));
     for (size_t i = 0; i < mean.size(); ++i) mean[i] += resized[i];
   }
   for (float& v : mean) v /= static_cast<float>(maps.size());

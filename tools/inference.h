@@ -19,8 +19,8 @@ Tensor grey_levels_to_input(const uint8_t* grey, int64_t n, int64_t h, int64_t w
 
 struct InferenceOptions {
   int64_t batch_size = 16;
-  int tta = 0;          // 0: one plain pass; N > 0: mean of N randomly augmented passes
-  uint64_t seed = 0;    // seeds the augmentations
+  int tta = 0;        // 0: one plain pass; N > 0: mean of N randomly augmented passes
+  uint64_t seed = 0;  // seeds the augmentations
   bool keep_attention = false;
   std::string progress_label;  // non-empty: draw a progress bar with this label
 };

@@ -49,7 +49,8 @@ Tensor images(int64_t n, int64_t size, uint64_t seed) {
     for (int64_t y = 0; y < size; ++y) {
       for (int64_t x = 0; x < size; ++x) {
         const float d2 = (x - cx) * (x - cx) + (y - cy) * (y - cy);
-        v[(i * size + y) * size + x] = -1.f + 2.f * std::exp(-d2 / (2 * r * r)) + 0.05f * g.uniform();
+        v[(i * size + y) * size + x] =
+            -1.f + 2.f * std::exp(-d2 / (2 * r * r)) + 0.05f * g.uniform();
       }
     }
   }
@@ -205,15 +206,14 @@ TEST_CASE("attention normalisations on a hand-made psi") {
     for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]));
   };
   // range_norm, per image: (psi - min) / (max - min).
-  check_all(values("range_norm", NormScope::per_image),
-            {0, 0.25f, 0.5f, 1, 0, 0.5f, 0.5f, 1});
+  check_all(values("range_norm", NormScope::per_image), {0, 0.25f, 0.5f, 1, 0, 0.5f, 0.5f, 1});
   // range_norm over the batch: min -1, max 5.
   check_all(values("range_norm", NormScope::batch),
             {2 / 6.f, 3 / 6.f, 4 / 6.f, 1, 0, 1 / 6.f, 1 / 6.f, 2 / 6.f});
   // std_mean_norm divides by max, not by the range: ((psi - min) / max - 0.5) / 0.25.
   check_all(values("std_mean_norm", NormScope::per_image),
-            {-2, (1 / 5.f - 0.5f) / 0.25f, (2 / 5.f - 0.5f) / 0.25f, (4 / 5.f - 0.5f) / 0.25f,
-             -2, 2, 2, 6});
+            {-2, (1 / 5.f - 0.5f) / 0.25f, (2 / 5.f - 0.5f) / 0.25f, (4 / 5.f - 0.5f) / 0.25f, -2,
+             2, 2, 6});
   check_all(values("std_mean_norm", NormScope::batch),
             {(2 / 5.f - 0.5f) / 0.25f, (3 / 5.f - 0.5f) / 0.25f, (4 / 5.f - 0.5f) / 0.25f,
              (6 / 5.f - 0.5f) / 0.25f, -2, (1 / 5.f - 0.5f) / 0.25f, (1 / 5.f - 0.5f) / 0.25f,
@@ -224,13 +224,13 @@ TEST_CASE("attention normalisations on a hand-made psi") {
   check_all(values("softmax", NormScope::batch),
             {std::exp(1.f) / z0, std::exp(2.f) / z0, std::exp(3.f) / z0, std::exp(5.f) / z0,
              std::exp(-1.f) / z1, 1 / z1, 1 / z1, std::exp(1.f) / z1});
-  check_all(values("sigmoid", NormScope::batch),
-            {1 / (1 + std::exp(-1.f)), 1 / (1 + std::exp(-2.f)), 1 / (1 + std::exp(-3.f)),
-             1 / (1 + std::exp(-5.f)), 1 / (1 + std::exp(1.f)), 0.5f, 0.5f,
-             1 / (1 + std::exp(-1.f))});
+  check_all(
+      values("sigmoid", NormScope::batch),
+      {1 / (1 + std::exp(-1.f)), 1 / (1 + std::exp(-2.f)), 1 / (1 + std::exp(-3.f)),
+       1 / (1 + std::exp(-5.f)), 1 / (1 + std::exp(1.f)), 0.5f, 0.5f, 1 / (1 + std::exp(-1.f))});
   check_all(values("tanh", NormScope::batch),
-            {std::tanh(1.f), std::tanh(2.f), std::tanh(3.f), std::tanh(5.f), std::tanh(-1.f), 0,
-             0, std::tanh(1.f)});
+            {std::tanh(1.f), std::tanh(2.f), std::tanh(3.f), std::tanh(5.f), std::tanh(-1.f), 0, 0,
+             std::tanh(1.f)});
   // A constant map gives 0, not NaN.
   const Tensor flat = Tensor::full({1, 1, 2, 2}, 3.f);
   CHECK(radgal::nn::normalise_attention(flat, "range_norm", NormScope::per_image).to_vector() ==
@@ -317,19 +317,17 @@ TEST_CASE("evaluation does not depend on batch composition; training uses the ba
 }
 
 TEST_CASE("every architecture and aggregation runs forward and backward") {
-  const int64_t size = 64;  // the classic net needs at least 60 pixels
-  const Tensor x = images(2, size, 4);
   std::vector<ModelConfig> configs;
   for (const char* agg : {"concat", "mean", "deep_sup", "ft"}) {
-    for (int g = 0; g <= 3; ++g) configs.push_back(config("agcnn", "softmax", agg, g, size));
+    for (int g = 0; g <= 3; ++g) configs.push_back(config("agcnn", "softmax", agg, g, 16));
   }
-  configs.push_back(config("cnn", "range_norm", "ft", 3, size));
-  configs.push_back(config("classic", "range_norm", "ft", 3, size));
+  configs.push_back(config("cnn", "range_norm", "ft", 3, 16));
+  configs.push_back(config("classic", "range_norm", "ft", 3, 60));  // its smallest input
   for (const auto& c : configs) {
     CAPTURE(c.describe());
     const auto m = model(c, 2);
     m->train();
-    const auto out = m->forward(x);
+    const auto out = m->forward(images(2, c.image_size, 4));
     CHECK(out.logits.shape() == Shape{2, 2});
     CHECK(out.attention.size() == static_cast<size_t>(c.arch == "agcnn" ? c.gates : 0));
     radgal::cross_entropy(out.logits, {0, 1}).backward();
@@ -393,12 +391,11 @@ TEST_CASE("load_state copies by name and refuses wrong files with a clear messag
   // The published files' extras and omissions are accepted: unused fc1..fc3, no
   // num_batches_tracked.
   file = radgal::nn::state_of(*fresh);
-  file.tensors.erase(std::remove_if(file.tensors.begin(), file.tensors.end(),
-                                    [](const auto& p) {
-                                      return p.first.find("num_batches_tracked") !=
-                                             std::string::npos;
-                                    }),
-                     file.tensors.end());
+  file.tensors.erase(
+      std::remove_if(
+          file.tensors.begin(), file.tensors.end(),
+          [](const auto& p) { return p.first.find("num_batches_tracked") != std::string::npos; }),
+      file.tensors.end());
   file.add("fc1.weight", Tensor::zeros({256, 400}));
   file.add("fc3.bias", Tensor::zeros({2}));
   radgal::nn::load_state(*target, file, "published.safetensors");

@@ -168,7 +168,7 @@ TEST_CASE("safetensors: every dtype converts to float32") {
   CHECK(h[0] == 1.f);
   CHECK(h[1] == -2.f);
   CHECK(h[2] == doctest::Approx(1.f / 3.f).epsilon(1e-3));  // 0x3555 = 0.33325
-  CHECK(h[3] == std::ldexp(1.f, -24));                       // smallest subnormal half
+  CHECK(h[3] == std::ldexp(1.f, -24));                      // smallest subnormal half
   CHECK(std::isinf(h[4]));
   CHECK(t.find("bf16")->to_vector() == std::vector<float>{1.f, -5.f});
   CHECK(t.find("i64")->to_vector() == std::vector<float>{-7.f, 255744.f});
@@ -286,6 +286,7 @@ TEST_CASE("safetensors: broken files are refused with a message naming file and 
     radgal::nn::write_safetensors(path, t);
     fs::resize_file(path, fs::file_size(path) - 10);
     CHECK_THROWS_WITH_AS(radgal::nn::read_safetensors(path),
-                         doctest::Contains((path + ": truncated: tensor 'w'").c_str()), SafetensorsError);
+                         doctest::Contains((path + ": truncated: tensor 'w'").c_str()),
+                         SafetensorsError);
   }
 }

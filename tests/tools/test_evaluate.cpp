@@ -115,8 +115,9 @@ TEST_CASE("evaluate: a run directory supplies the subset and the validation spli
   CHECK(r.out.find("model     classic") != std::string::npos);
 
   // FRDEEP-F training batches: 242 FRI + 308 FRII; 20 % of each class -> 48 + 62.
-  r = run_captured(radgal::tools::cmd_evaluate, {run.path.string(), "--data",
-                                                 shared_data("frdeep-f/batches"), "--split", "val"});
+  r = run_captured(
+      radgal::tools::cmd_evaluate,
+      {run.path.string(), "--data", shared_data("frdeep-f/batches"), "--split", "val"});
   REQUIRE(r.code == 0);
   CHECK(r.out.find("val split, 110 images (48 FRI, 62 FRII)") != std::string::npos);
 
@@ -167,9 +168,9 @@ TEST_CASE("evaluate: refuses a truncated model file and one of another architect
   const std::string mismatched = dir.file("model.safetensors");
   radgal::nn::write_safetensors(mismatched, state);
   message = error_of({"--weights", mismatched, "--data", data, "--subset", "confident"});
-  CHECK(message ==
-        mismatched + ": tensor attention1.theta.weight has shape [64, 16, 1, 1], the agcnn "
-                     "(range_norm, ft, 3 gates) model expects [64, 32, 1, 1]");
+  CHECK(message == mismatched +
+                       ": tensor attention1.theta.weight has shape [64, 16, 1, 1], the agcnn "
+                       "(range_norm, ft, 3 gates) model expects [64, 32, 1, 1]");
 }
 
 TEST_CASE("evaluate: usage errors") {

@@ -38,7 +38,7 @@ TEST_CASE("predict: PNG copies of the test images give the published probabiliti
   // Images 0-2 (FRI; the model calls #2 FRII) and 60-62 (FRII).
   const std::vector<size_t> picked = {0, 1, 2, 60, 61, 62};
   radgal::tools::Args args = {"--model", shared_data(kWeights), "--json", dir.file("p.json"),
-                              "--maps", dir.file("maps")};
+                              "--maps",  dir.file("maps")};
   for (size_t i : picked) {
     const std::string path = dir.file("image" + std::to_string(i) + ".png");
     radgal::write_grey_png(path, set.images.image(i), 150, 150);
@@ -103,7 +103,8 @@ TEST_CASE("predict: wrong model files and options are refused clearly") {
   std::filesystem::copy_file(shared_data(kWeights), cut);
   std::filesystem::resize_file(cut, 4096);
   CHECK_THROWS_WITH_AS(run_captured(radgal::tools::cmd_predict, {"--model", cut, image}),
-                       doctest::Contains((cut + ": not a safetensors file or truncated").c_str()), std::runtime_error);
+                       doctest::Contains((cut + ": not a safetensors file or truncated").c_str()),
+                       std::runtime_error);
 
   // A run directory without a model.
   CHECK_THROWS_WITH_AS(

@@ -43,7 +43,7 @@ struct ReferenceSet {
   const char* name;     // agcnn_<name>.{weights,outputs}.safetensors
   const char* batches;  // folder under the shared data dir
   radgal::Subset subset;
-  int correct, total;   // published single-pass accuracy
+  int correct, total;  // published single-pass accuracy
 };
 
 const ReferenceSet kSets[] = {
@@ -58,7 +58,8 @@ void check_set(const ReferenceSet& set) {
   const radgal::nn::LoadedModel loaded = radgal::nn::load_model(prefix + ".weights.safetensors");
   CHECK(loaded.published);
   CHECK(loaded.config.describe() == "agcnn (range_norm, ft, 3 gates)");
-  const radgal::nn::NamedTensors ref = radgal::nn::read_safetensors(prefix + ".outputs.safetensors");
+  const radgal::nn::NamedTensors ref =
+      radgal::nn::read_safetensors(prefix + ".outputs.safetensors");
 
   const radgal::ImageSet test = radgal::read_batch_dir(data + "/" + set.batches, "test");
   const radgal::LabeledSet selected = radgal::select_subset(test, set.subset);
@@ -90,8 +91,7 @@ void check_set(const ReferenceSet& set) {
   double worst_exact = 0;
   int correct = 0, within = 0;
   for (size_t i = 0; i < count; ++i) {
-    const radgal::Tensor x =
-        radgal::tools::grey_levels_to_input(selected.images.image(i), 1, h, w);
+    const radgal::Tensor x = radgal::tools::grey_levels_to_input(selected.images.image(i), 1, h, w);
     const radgal::nn::ClassifierOutput out = loaded.model->forward(x);
     const std::vector<float> p = radgal::softmax(out.logits, 1).to_vector();
     float diff = 0;
@@ -102,10 +102,10 @@ void check_set(const ReferenceSet& set) {
     const double from_exact = std::abs(p[1] - exact[i]);
     worst_exact = std::max(worst_exact, from_exact);
     CHECK_MESSAGE(diff <= 1e-4 + published_rounding,
-                  "image " << i << ": p(FRII) " << p[1] << ", published " << probabilities[2 * i + 1]
-                           << ", float64 " << exact[i]);
-    CHECK_MESSAGE(from_exact <= 1e-3, "image " << i << ": p(FRII) " << p[1] << ", float64 "
-                                               << exact[i]);
+                  "image " << i << ": p(FRII) " << p[1] << ", published "
+                           << probabilities[2 * i + 1] << ", float64 " << exact[i]);
+    CHECK_MESSAGE(from_exact <= 1e-3,
+                  "image " << i << ": p(FRII) " << p[1] << ", float64 " << exact[i]);
     correct += (p[1] > p[0] ? 1 : 0) == selected.targets[i];
 
     if (static_cast<int64_t>(i) >= mapped) continue;
@@ -119,11 +119,12 @@ void check_set(const ReferenceSet& set) {
       }
     }
   }
-  MESSAGE(std::string(set.name)
-          << ": " << count << " images, " << within << " within 1e-4 of the published p; max |p - "
-          << "p_published| = " << worst_probability << ", max |p - p_float64| = " << worst_exact
-          << ", max |alpha - alpha_published| = " << worst_map << " (first " << mapped
-          << "), accuracy " << correct << "/" << count);
+  MESSAGE(std::string(set.name) << ": " << count << " images, " << within
+                                << " within 1e-4 of the published p; max |p - "
+                                << "p_published| = " << worst_probability
+                                << ", max |p - p_float64| = " << worst_exact
+                                << ", max |alpha - alpha_published| = " << worst_map << " (first "
+                                << mapped << "), accuracy " << correct << "/" << count);
   CHECK(worst_map < 1e-4f);
   if (count == selected.size()) CHECK(correct == set.correct);
 }
@@ -138,4 +139,6 @@ TEST_CASE("fidelity: agcnn_mirabest_full reproduces the published outputs") {
   check_set(kSets[1]);
 }
 
-TEST_CASE("fidelity: agcnn_frdeep_f reproduces the published outputs") { check_set(kSets[2]); }
+TEST_CASE("fidelity: agcnn_frdeep_f reproduces the published outputs") {
+  check_set(kSets[2]);
+}

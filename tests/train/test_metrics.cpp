@@ -21,9 +21,8 @@ nlohmann::json load_cases() {
 
 void check_curve(const std::vector<double>& ours, const nlohmann::json& expected,
                  const std::string& what, size_t skip = 0) {
-  REQUIRE_MESSAGE(ours.size() == expected.size() + skip, what << ": " << ours.size() - skip
-                                                              << " points, sklearn has "
-                                                              << expected.size());
+  REQUIRE_MESSAGE(ours.size() == expected.size() + skip,
+                  what << ": " << ours.size() - skip << " points, sklearn has " << expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     CHECK_MESSAGE(std::abs(ours[i + skip] - expected[i].get<double>()) < 1e-12,
                   what << "[" << i + skip << "]: ours " << ours[i + skip] << ", sklearn "
