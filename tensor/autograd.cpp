@@ -36,9 +36,15 @@ void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
 
 }  // namespace
 
-NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
-NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
-bool grad_enabled() { return grad_mode; }
+NoGradGuard::NoGradGuard() : previous_(grad_mode) {
+  grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+  grad_mode = previous_;
+}
+bool grad_enabled() {
+  return grad_mode;
+}
 
 bool should_record(std::initializer_list<Tensor> inputs) {
   if (!grad_mode) return false;
@@ -48,8 +54,7 @@ bool should_record(std::initializer_list<Tensor> inputs) {
   return false;
 }
 
-void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs,
-            BackwardFn backward) {
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
   node->backward = std::move(backward);
@@ -79,8 +84,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
                                 shape_to_string(root.shape()));
   }
   if (!root.requires_grad()) {
-    throw std::runtime_error("backward: the tensor does not require a gradient (no input of "
-                             "its computation had requires_grad set, or it ran under no_grad)");
+    throw std::runtime_error(
+        "backward: the tensor does not require a gradient (no input of "
+        "its computation had requires_grad set, or it ran under no_grad)");
   }
   NoGradGuard no_grad;
   if (!root.impl_->grad_fn) {

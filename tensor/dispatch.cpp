@@ -195,26 +195,25 @@ void softmax_forward(const char* op, const Tensor& x, int64_t outer, int64_t r, 
   cpu::softmax_forward(outer, r, inner, x.data(), y.data(), log);
 }
 
-void softmax_backward(const char* op, const Tensor& y, const Tensor& dy, int64_t outer,
-                      int64_t r, int64_t inner, bool log, Tensor& dx) {
+void softmax_backward(const char* op, const Tensor& y, const Tensor& dy, int64_t outer, int64_t r,
+                      int64_t inner, bool log, Tensor& dx) {
   require_cpu(op, {&y, &dy, &dx});
   cpu::softmax_backward(outer, r, inner, y.data(), dy.data(), dx.data(), log);
 }
 
 float cross_entropy_forward(const char* op, const Tensor& logits,
-                            const std::vector<int64_t>& targets,
-                            const std::vector<float>& weights, float eps, Tensor& dlogits) {
+                            const std::vector<int64_t>& targets, const std::vector<float>& weights,
+                            float eps, Tensor& dlogits) {
   require_cpu(op, {&logits, &dlogits});
-  return cpu::cross_entropy_forward(logits.size(0), logits.size(1), logits.data(),
-                                    targets.data(), weights.empty() ? nullptr : weights.data(),
-                                    eps, dlogits.data());
+  return cpu::cross_entropy_forward(logits.size(0), logits.size(1), logits.data(), targets.data(),
+                                    weights.empty() ? nullptr : weights.data(), eps,
+                                    dlogits.data());
 }
 
 void conv2d_forward(const char* op, const Conv2dShape& s, const Tensor& x, const Tensor& weight,
                     const Tensor& bias, Tensor& y) {
   require_cpu(op, {&x, &weight, &bias, &y});
-  cpu::conv2d_forward(s, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr,
-                      y.data());
+  cpu::conv2d_forward(s, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data());
 }
 
 void conv2d_backward_input(const char* op, const Conv2dShape& s, const Tensor& dy,
@@ -223,8 +222,8 @@ void conv2d_backward_input(const char* op, const Conv2dShape& s, const Tensor& d
   cpu::conv2d_backward_input(s, dy.data(), weight.data(), dx.data());
 }
 
-void conv2d_backward_weight(const char* op, const Conv2dShape& s, const Tensor& x,
-                            const Tensor& dy, Tensor& dweight, Tensor* dbias) {
+void conv2d_backward_weight(const char* op, const Conv2dShape& s, const Tensor& x, const Tensor& dy,
+                            Tensor& dweight, Tensor* dbias) {
   require_cpu(op, {&x, &dy, &dweight, dbias});
   cpu::conv2d_backward_weight(s, x.data(), dy.data(), dweight.data(),
                               dbias ? dbias->data() : nullptr);
@@ -288,11 +287,10 @@ void batch_norm_backward_eval(const char* op, const BatchNormShape& s, const Ten
 }
 
 void upsample_bilinear2d_forward(const char* op, int64_t planes, int64_t h, int64_t w,
-                                 int64_t out_h, int64_t out_w, bool align_corners,
-                                 const Tensor& x, Tensor& y) {
+                                 int64_t out_h, int64_t out_w, bool align_corners, const Tensor& x,
+                                 Tensor& y) {
   require_cpu(op, {&x, &y});
-  cpu::upsample_bilinear2d_forward(planes, h, w, out_h, out_w, align_corners, x.data(),
-                                   y.data());
+  cpu::upsample_bilinear2d_forward(planes, h, w, out_h, out_w, align_corners, x.data(), y.data());
 }
 
 void upsample_bilinear2d_backward(const char* op, int64_t planes, int64_t h, int64_t w,

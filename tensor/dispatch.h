@@ -57,11 +57,11 @@ void gemm(const char* op, int64_t m, int64_t n, int64_t k, const MatrixArg& a, c
 
 void softmax_forward(const char* op, const Tensor& x, int64_t outer, int64_t r, int64_t inner,
                      bool log, Tensor& y);
-void softmax_backward(const char* op, const Tensor& y, const Tensor& dy, int64_t outer,
-                      int64_t r, int64_t inner, bool log, Tensor& dx);
+void softmax_backward(const char* op, const Tensor& y, const Tensor& dy, int64_t outer, int64_t r,
+                      int64_t inner, bool log, Tensor& dx);
 float cross_entropy_forward(const char* op, const Tensor& logits,
-                            const std::vector<int64_t>& targets,
-                            const std::vector<float>& weights, float eps, Tensor& dlogits);
+                            const std::vector<int64_t>& targets, const std::vector<float>& weights,
+                            float eps, Tensor& dlogits);
 
 // Convolution, pooling, batch norm and resize: every tensor dense, shapes as in the kernel
 // headers (kernels/cpu/*.h). Optional tensors (bias, dbias) may be undefined / null.
@@ -72,8 +72,8 @@ void conv2d_forward(const char* op, const Conv2dShape& s, const Tensor& x, const
                     const Tensor& bias, Tensor& y);
 void conv2d_backward_input(const char* op, const Conv2dShape& s, const Tensor& dy,
                            const Tensor& weight, Tensor& dx);
-void conv2d_backward_weight(const char* op, const Conv2dShape& s, const Tensor& x,
-                            const Tensor& dy, Tensor& dweight, Tensor* dbias);
+void conv2d_backward_weight(const char* op, const Conv2dShape& s, const Tensor& x, const Tensor& dy,
+                            Tensor& dweight, Tensor* dbias);
 void max_pool2d_forward(const char* op, const Pool2dShape& s, const Tensor& x, Tensor& y,
                         std::vector<int32_t>& argmax);
 void max_pool2d_backward(const char* op, const Pool2dShape& s, const Tensor& dy,
@@ -95,8 +95,8 @@ void batch_norm_backward_eval(const char* op, const BatchNormShape& s, const Ten
                               const Tensor& running_var, float eps, Tensor& dx, Tensor& dgamma,
                               Tensor& dbeta);
 void upsample_bilinear2d_forward(const char* op, int64_t planes, int64_t h, int64_t w,
-                                 int64_t out_h, int64_t out_w, bool align_corners,
-                                 const Tensor& x, Tensor& y);
+                                 int64_t out_h, int64_t out_w, bool align_corners, const Tensor& x,
+                                 Tensor& y);
 void upsample_bilinear2d_backward(const char* op, int64_t planes, int64_t h, int64_t w,
                                   int64_t out_h, int64_t out_w, bool align_corners,
                                   const Tensor& dy, Tensor& dx);

@@ -12,8 +12,8 @@ void shape_error(const char* op, const std::string& message) {
 int64_t normalize_axis(const char* op, int64_t axis, const Shape& shape) {
   const int64_t rank = static_cast<int64_t>(shape.size());
   if (axis < -rank || axis >= rank) {
-    shape_error(op, "axis " + std::to_string(axis) + " out of range for shape " +
-                        shape_to_string(shape));
+    shape_error(
+        op, "axis " + std::to_string(axis) + " out of range for shape " + shape_to_string(shape));
   }
   return axis < 0 ? axis + rank : axis;
 }

@@ -76,7 +76,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     Tensor keep_b = a.requires_grad() ? b.detach() : Tensor();
     record(y, "mul", {a, b},
            [keep_a, keep_b, sa = a.shape(), sb = b.shape()](const Tensor& g,
-                                                           const std::vector<bool>& needs) {
+                                                            const std::vector<bool>& needs) {
              return std::vector<Tensor>{needs[0] ? sum_to(mul(g, keep_b), sa) : Tensor(),
                                         needs[1] ? sum_to(mul(g, keep_a), sb) : Tensor()};
            });
@@ -101,29 +101,69 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor add(const Tensor& a, float b) { return unary("add", UnaryOp::add_scalar, a, b); }
-Tensor mul(const Tensor& a, float b) { return unary("mul", UnaryOp::mul_scalar, a, b); }
-Tensor neg(const Tensor& a) { return unary("neg", UnaryOp::neg, a, 0.f); }
-Tensor exp(const Tensor& a) { return unary("exp", UnaryOp::exp, a, 0.f); }
-Tensor log(const Tensor& a) { return unary("log", UnaryOp::log, a, 0.f); }
-Tensor sqrt(const Tensor& a) { return unary("sqrt", UnaryOp::sqrt, a, 0.f); }
-Tensor pow(const Tensor& a, float exponent) { return unary("pow", UnaryOp::pow, a, exponent); }
-Tensor abs(const Tensor& a) { return unary("abs", UnaryOp::abs, a, 0.f); }
-Tensor relu(const Tensor& a) { return unary("relu", UnaryOp::relu, a, 0.f); }
+Tensor add(const Tensor& a, float b) {
+  return unary("add", UnaryOp::add_scalar, a, b);
+}
+Tensor mul(const Tensor& a, float b) {
+  return unary("mul", UnaryOp::mul_scalar, a, b);
+}
+Tensor neg(const Tensor& a) {
+  return unary("neg", UnaryOp::neg, a, 0.f);
+}
+Tensor exp(const Tensor& a) {
+  return unary("exp", UnaryOp::exp, a, 0.f);
+}
+Tensor log(const Tensor& a) {
+  return unary("log", UnaryOp::log, a, 0.f);
+}
+Tensor sqrt(const Tensor& a) {
+  return unary("sqrt", UnaryOp::sqrt, a, 0.f);
+}
+Tensor pow(const Tensor& a, float exponent) {
+  return unary("pow", UnaryOp::pow, a, exponent);
+}
+Tensor abs(const Tensor& a) {
+  return unary("abs", UnaryOp::abs, a, 0.f);
+}
+Tensor relu(const Tensor& a) {
+  return unary("relu", UnaryOp::relu, a, 0.f);
+}
 Tensor leaky_relu(const Tensor& a, float negative_slope) {
   return unary("leaky_relu", UnaryOp::leaky_relu, a, negative_slope);
 }
-Tensor sigmoid(const Tensor& a) { return unary("sigmoid", UnaryOp::sigmoid, a, 0.f); }
-Tensor tanh(const Tensor& a) { return unary("tanh", UnaryOp::tanh, a, 0.f); }
+Tensor sigmoid(const Tensor& a) {
+  return unary("sigmoid", UnaryOp::sigmoid, a, 0.f);
+}
+Tensor tanh(const Tensor& a) {
+  return unary("tanh", UnaryOp::tanh, a, 0.f);
+}
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, float b) { return add(a, b); }
-Tensor operator-(const Tensor& a, float b) { return add(a, -b); }
-Tensor operator*(const Tensor& a, float b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, float b) { return mul(a, 1.f / b); }
-Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+Tensor operator+(const Tensor& a, float b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, float b) {
+  return add(a, -b);
+}
+Tensor operator*(const Tensor& a, float b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, float b) {
+  return mul(a, 1.f / b);
+}
+Tensor operator-(const Tensor& a) {
+  return neg(a);
+}
 
 }  // namespace radgal

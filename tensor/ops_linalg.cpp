@@ -67,8 +67,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   require_defined("matmul", a, "left operand");
   require_defined("matmul", b, "right operand");
   const auto fail = [&](const std::string& why) {
-    shape_error("matmul", why + ": " + shape_to_string(a.shape()) + " x " +
-                              shape_to_string(b.shape()));
+    shape_error("matmul",
+                why + ": " + shape_to_string(a.shape()) + " x " + shape_to_string(b.shape()));
   };
   if (a.dim() < 2 || a.dim() > 3 || b.dim() < 2 || b.dim() > 3) {
     fail("operands must be 2-D or 3-D (batched)");
@@ -95,7 +95,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   require_defined("linear", weight, "weight");
   if (weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1)) {
     shape_error("linear", "input " + shape_to_string(x.shape()) + " does not match weight " +
-                              shape_to_string(weight.shape()) + " (expected (..., in) and (out, in))");
+                              shape_to_string(weight.shape()) +
+                              " (expected (..., in) and (out, in))");
   }
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0))) {
     shape_error("linear", "bias " + shape_to_string(bias.shape()) + " does not match weight " +
@@ -114,15 +115,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     dispatch::binary("linear", dispatch::BinaryOp::add, y, bias.expand(y.shape()), y);
   }
   if (should_record({x, weight, bias})) {
-    record(y, "linear", {x, weight, bias},
-           [xs = x.detach(), ws = weight.detach()](const Tensor& g,
-                                                   const std::vector<bool>& needs) {
-             Tensor dx, dw, db;
-             if (needs[0]) dx = matmul_forward(g, ws);                  // (n, out) (out, in)
-             if (needs[1]) dw = matmul_forward(g.transpose(0, 1), xs);  // (out, n) (n, in)
-             if (needs[2]) db = sum(g, {0});
-             return std::vector<Tensor>{dx, dw, db};
-           });
+    record(
+        y, "linear", {x, weight, bias},
+        [xs = x.detach(), ws = weight.detach()](const Tensor& g, const std::vector<bool>& needs) {
+          Tensor dx, dw, db;
+          if (needs[0]) dx = matmul_forward(g, ws);                  // (n, out) (out, in)
+          if (needs[1]) dw = matmul_forward(g.transpose(0, 1), xs);  // (out, n) (n, in)
+          if (needs[2]) db = sum(g, {0});
+          return std::vector<Tensor>{dx, dw, db};
+        });
   }
   return y;
 }

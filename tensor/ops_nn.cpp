@@ -36,8 +36,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   require_nchw(op, x_in);
   require_defined(op, weight_in, "weight");
   if (weight_in.dim() != 4 || weight_in.size(1) != x_in.size(1)) {
-    shape_error(op, "weight " + shape_to_string(weight_in.shape()) +
-                        " does not fit input " + shape_to_string(x_in.shape()) +
+    shape_error(op, "weight " + shape_to_string(weight_in.shape()) + " does not fit input " +
+                        shape_to_string(x_in.shape()) +
                         " (expected (c_out, c_in, kh, kw) with c_in = " +
                         std::to_string(x_in.size(1)) + ")");
   }
@@ -48,9 +48,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   if (options.stride < 1 || options.padding < 0 || options.dilation < 1) {
     throw std::invalid_argument("conv2d: need stride >= 1, padding >= 0, dilation >= 1");
   }
-  dispatch::Conv2dShape s{x_in.size(0), x_in.size(1), x_in.size(2), x_in.size(3),
-                          weight_in.size(0), weight_in.size(2), weight_in.size(3),
-                          options.stride, options.padding, options.dilation};
+  dispatch::Conv2dShape s{x_in.size(0),      x_in.size(1),      x_in.size(2),      x_in.size(3),
+                          weight_in.size(0), weight_in.size(2), weight_in.size(3), options.stride,
+                          options.padding,   options.dilation};
   if (s.out_h() < 1 || s.out_w() < 1) {
     shape_error(op, "kernel " + shape_to_string(weight_in.shape()) + " does not fit input " +
                         shape_to_string(x_in.shape()) + " with padding " +
@@ -91,14 +91,13 @@ dispatch::Pool2dShape pool_shape(const char* op, const Tensor& x, const Pool2dOp
   require_nchw(op, x);
   const int64_t stride = o.stride == 0 ? o.kernel : o.stride;
   if (o.kernel < 1 || stride < 1 || o.padding < 0 || o.padding * 2 > o.kernel) {
-    throw std::invalid_argument(std::string(op) + ": need kernel >= 1, stride >= 0 and "
+    throw std::invalid_argument(std::string(op) +
+                                ": need kernel >= 1, stride >= 0 and "
                                 "0 <= padding <= kernel / 2 (got kernel " +
-                                std::to_string(o.kernel) + ", stride " +
-                                std::to_string(o.stride) + ", padding " +
-                                std::to_string(o.padding) + ")");
+                                std::to_string(o.kernel) + ", stride " + std::to_string(o.stride) +
+                                ", padding " + std::to_string(o.padding) + ")");
   }
-  dispatch::Pool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), o.kernel, stride,
-                          o.padding};
+  dispatch::Pool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), o.kernel, stride, o.padding};
   if (s.out_h() < 1 || s.out_w() < 1) {
     shape_error(op, "kernel " + std::to_string(o.kernel) + " does not fit input " +
                         shape_to_string(x.shape()));
@@ -165,8 +164,9 @@ Tensor batch_norm2d(const Tensor& x_in, const Tensor& gamma_in, const Tensor& be
   check_channel(running_var, "running_var");
   for (const Tensor* r : {&running_mean, &running_var}) {
     if (r->defined() && (!r->is_contiguous() || r->requires_grad())) {
-      throw std::invalid_argument("batch_norm2d: running statistics must be contiguous plain "
-                                  "tensors that do not require a gradient");
+      throw std::invalid_argument(
+          "batch_norm2d: running statistics must be contiguous plain "
+          "tensors that do not require a gradient");
     }
   }
 
@@ -248,8 +248,7 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen) {
 
 // ---- bilinear resize ---------------------------------------------------------------------------
 
-Tensor upsample_bilinear2d(const Tensor& x_in, int64_t out_h, int64_t out_w,
-                           bool align_corners) {
+Tensor upsample_bilinear2d(const Tensor& x_in, int64_t out_h, int64_t out_w, bool align_corners) {
   const char* op = "upsample_bilinear2d";
   require_nchw(op, x_in);
   if (out_h < 1 || out_w < 1) {

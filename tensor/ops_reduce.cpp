@@ -76,24 +76,24 @@ Tensor extreme(const char* op, bool is_max, const Tensor& a, const std::vector<i
   dispatch::extreme_reduce(op, is_max, x, outer, r, inner, y, *index);
 
   if (should_record({a})) {
-    record(y, op, {a},
-           [index, order, x_shape = x.shape(), r, inner](const Tensor& g,
-                                                        const std::vector<bool>&) {
-             // dx is zero except at each winner, which receives its output's gradient.
-             Tensor dx = Tensor::zeros(x_shape);
-             const Tensor gc = g.contiguous();
-             const float* gp = gc.data();
-             float* dp = dx.data();
-             const int64_t outputs = static_cast<int64_t>(index->size());
-             for (int64_t out = 0; out < outputs; ++out) {
-               const int64_t o = out / inner, i = out % inner;
-               dp[(o * r + (*index)[out]) * inner + i] = gp[out];
-             }
-             if (order.empty()) return std::vector<Tensor>{dx};
-             std::vector<int64_t> inverse(order.size());
-             for (size_t k = 0; k < order.size(); ++k) inverse[order[k]] = static_cast<int64_t>(k);
-             return std::vector<Tensor>{dx.permute(inverse)};
-           });
+    record(
+        y, op, {a},
+        [index, order, x_shape = x.shape(), r, inner](const Tensor& g, const std::vector<bool>&) {
+          // dx is zero except at each winner, which receives its output's gradient.
+          Tensor dx = Tensor::zeros(x_shape);
+          const Tensor gc = g.contiguous();
+          const float* gp = gc.data();
+          float* dp = dx.data();
+          const int64_t outputs = static_cast<int64_t>(index->size());
+          for (int64_t out = 0; out < outputs; ++out) {
+            const int64_t o = out / inner, i = out % inner;
+            dp[(o * r + (*index)[out]) * inner + i] = gp[out];
+          }
+          if (order.empty()) return std::vector<Tensor>{dx};
+          std::vector<int64_t> inverse(order.size());
+          for (size_t k = 0; k < order.size(); ++k) inverse[order[k]] = static_cast<int64_t>(k);
+          return std::vector<Tensor>{dx.permute(inverse)};
+        });
   }
   return y;
 }

@@ -22,8 +22,8 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t axis) {
     if (t.shape() != expected) {
       std::string all;
       for (const Tensor& u : tensors) all += (all.empty() ? "" : ", ") + shape_to_string(u.shape());
-      shape_error("concat", "shapes must match except along axis " + std::to_string(d) + ": " +
-                                all);
+      shape_error("concat",
+                  "shapes must match except along axis " + std::to_string(d) + ": " + all);
     }
     out_shape[d] += t.shape()[d];
   }

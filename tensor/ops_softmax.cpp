@@ -27,8 +27,7 @@ Tensor softmax_family(const char* op, const Tensor& x_in, int64_t axis, bool log
   dispatch::softmax_forward(op, x, outer, r, inner, log, y);
   if (should_record({x_in})) {
     record(y, op, {x_in},
-           [op, ys = y.detach(), outer, r, inner, log](const Tensor& g,
-                                                       const std::vector<bool>&) {
+           [op, ys = y.detach(), outer, r, inner, log](const Tensor& g, const std::vector<bool>&) {
              Tensor dx = Tensor::empty(ys.shape());
              dispatch::softmax_backward(op, ys, g.contiguous(), outer, r, inner, log, dx);
              return std::vector<Tensor>{dx};
@@ -39,7 +38,9 @@ Tensor softmax_family(const char* op, const Tensor& x_in, int64_t axis, bool log
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t axis) { return softmax_family("softmax", x, axis, false); }
+Tensor softmax(const Tensor& x, int64_t axis) {
+  return softmax_family("softmax", x, axis, false);
+}
 
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   return softmax_family("log_softmax", x, axis, true);
@@ -49,8 +50,8 @@ Tensor cross_entropy(const Tensor& logits_in, const std::vector<int64_t>& target
                      const std::vector<float>& class_weights, float label_smoothing) {
   require_defined("cross_entropy", logits_in, "logits");
   if (logits_in.dim() != 2) {
-    shape_error("cross_entropy", "logits must be (n, c), got " +
-                                     shape_to_string(logits_in.shape()));
+    shape_error("cross_entropy",
+                "logits must be (n, c), got " + shape_to_string(logits_in.shape()));
   }
   const int64_t n = logits_in.size(0), c = logits_in.size(1);
   if (static_cast<int64_t>(targets.size()) != n) {
@@ -65,8 +66,8 @@ Tensor cross_entropy(const Tensor& logits_in, const std::vector<int64_t>& target
   }
   for (int64_t t : targets) {
     if (t < 0 || t >= c) {
-      throw std::out_of_range("cross_entropy: target " + std::to_string(t) +
-                              " outside [0, " + std::to_string(c) + ")");
+      throw std::out_of_range("cross_entropy: target " + std::to_string(t) + " outside [0, " +
+                              std::to_string(c) + ")");
     }
   }
   if (!(label_smoothing >= 0.f && label_smoothing <= 1.f)) {
@@ -85,10 +86,9 @@ Tensor cross_entropy(const Tensor& logits_in, const std::vector<int64_t>& target
                                                      class_weights, label_smoothing, dlogits);
   Tensor y = Tensor::scalar(loss);
   if (should_record({logits_in})) {
-    record(y, "cross_entropy", {logits_in},
-           [dlogits](const Tensor& g, const std::vector<bool>&) {
-             return std::vector<Tensor>{mul(dlogits, g.item())};
-           });
+    record(y, "cross_entropy", {logits_in}, [dlogits](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{mul(dlogits, g.item())};
+    });
   }
   return y;
 }

@@ -22,9 +22,12 @@ namespace radgal {
 
 std::string to_string(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "f32";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
+    case DType::f32:
+      return "f32";
+    case DType::f16:
+      return "f16";
+    case DType::bf16:
+      return "bf16";
   }
   return "unknown";
 }
@@ -57,14 +60,18 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
+size_t dtype_size(DType dtype) {
+  return dtype == DType::f32 ? 4 : 2;
+}
 
 Storage::Storage(size_t bytes_, DType dtype_, Device device_)
     : bytes(bytes_), dtype(dtype_), device(device_) {
   data = dispatch::allocate(bytes, device);
 }
 
-Storage::~Storage() { dispatch::release(data, bytes, device); }
+Storage::~Storage() {
+  dispatch::release(data, bytes, device);
+}
 
 // ---- factories ---------------------------------------------------------------------------------
 
@@ -162,8 +169,12 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
-Tensor Tensor::zeros(const Shape& shape) { return full(shape, 0.f); }
-Tensor Tensor::ones(const Shape& shape) { return full(shape, 1.f); }
+Tensor Tensor::zeros(const Shape& shape) {
+  return full(shape, 0.f);
+}
+Tensor Tensor::ones(const Shape& shape) {
+  return full(shape, 1.f);
+}
 
 Tensor Tensor::full(const Shape& shape, float value) {
   Tensor t = empty(shape);
@@ -171,7 +182,9 @@ Tensor Tensor::full(const Shape& shape, float value) {
   return t;
 }
 
-Tensor Tensor::scalar(float value) { return full({}, value); }
+Tensor Tensor::scalar(float value) {
+  return full({}, value);
+}
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
   check_shape("Tensor::from_vector", shape);
@@ -207,16 +220,32 @@ Tensor Tensor::uniform(const Shape& shape, Generator& gen, float low, float high
 
 // ---- accessors ---------------------------------------------------------------------------------
 
-const Shape& Tensor::shape() const { return impl_of(*this, "Tensor::shape").shape; }
-const Shape& Tensor::strides() const { return impl_of(*this, "Tensor::strides").strides; }
-int64_t Tensor::offset() const { return impl_of(*this, "Tensor::offset").offset; }
-int64_t Tensor::dim() const { return static_cast<int64_t>(shape().size()); }
+const Shape& Tensor::shape() const {
+  return impl_of(*this, "Tensor::shape").shape;
+}
+const Shape& Tensor::strides() const {
+  return impl_of(*this, "Tensor::strides").strides;
+}
+int64_t Tensor::offset() const {
+  return impl_of(*this, "Tensor::offset").offset;
+}
+int64_t Tensor::dim() const {
+  return static_cast<int64_t>(shape().size());
+}
 
-int64_t Tensor::size(int64_t d) const { return shape()[normalize_axis("Tensor::size", d, shape())]; }
+int64_t Tensor::size(int64_t d) const {
+  return shape()[normalize_axis("Tensor::size", d, shape())];
+}
 
-int64_t Tensor::numel() const { return shape_numel(shape()); }
-DType Tensor::dtype() const { return impl_of(*this, "Tensor::dtype").storage->dtype; }
-Device Tensor::device() const { return impl_of(*this, "Tensor::device").storage->device; }
+int64_t Tensor::numel() const {
+  return shape_numel(shape());
+}
+DType Tensor::dtype() const {
+  return impl_of(*this, "Tensor::dtype").storage->dtype;
+}
+Device Tensor::device() const {
+  return impl_of(*this, "Tensor::device").storage->device;
+}
 
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = impl_of(*this, "Tensor::is_contiguous");
@@ -232,14 +261,17 @@ bool Tensor::is_contiguous() const {
 float* Tensor::data() {
   const TensorImpl& t = impl_of(*this, "Tensor::data");
   if (t.storage->dtype != DType::f32 || t.storage->device.kind != DeviceKind::cpu) {
-    throw std::runtime_error("Tensor::data: float pointers exist only for f32 tensors on the "
-                             "CPU (this one is " + to_string(t.storage->dtype) + " on " +
-                             to_string(t.storage->device) + ")");
+    throw std::runtime_error(
+        "Tensor::data: float pointers exist only for f32 tensors on the "
+        "CPU (this one is " +
+        to_string(t.storage->dtype) + " on " + to_string(t.storage->device) + ")");
   }
   return static_cast<float*>(t.storage->data) + t.offset;
 }
 
-const float* Tensor::data() const { return const_cast<Tensor*>(this)->data(); }
+const float* Tensor::data() const {
+  return const_cast<Tensor*>(this)->data();
+}
 
 float Tensor::item() const {
   if (numel() != 1) {
@@ -256,8 +288,8 @@ std::vector<float> Tensor::to_vector() const {
 float Tensor::at(std::initializer_list<int64_t> index) const {
   const Shape& s = shape();
   if (index.size() != s.size()) {
-    shape_error("Tensor::at", std::to_string(index.size()) + " indices for shape " +
-                                  shape_to_string(s));
+    shape_error("Tensor::at",
+                std::to_string(index.size()) + " indices for shape " + shape_to_string(s));
   }
   int64_t pos = 0, d = 0;
   for (int64_t i : index) {
@@ -387,8 +419,8 @@ Tensor Tensor::expand(const Shape& target_in) const {
     if (have == target[i]) {
       new_strides[i] = strides()[i - lead];
     } else if (have != 1) {
-      shape_error("expand", "cannot expand " + shape_to_string(s) + " to " +
-                                shape_to_string(target_in));
+      shape_error("expand",
+                  "cannot expand " + shape_to_string(s) + " to " + shape_to_string(target_in));
     }
   }
   Tensor out = make_view(*this, target, new_strides, offset());
@@ -425,7 +457,8 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   if (dim() == 0) return reshape({1});
   const int64_t a = normalize_axis("flatten", start_dim, shape());
   const int64_t b = normalize_axis("flatten", end_dim, shape());
-  if (a > b) shape_error("flatten", "start_dim comes after end_dim for " + shape_to_string(shape()));
+  if (a > b)
+    shape_error("flatten", "start_dim comes after end_dim for " + shape_to_string(shape()));
   Shape new_shape(shape().begin(), shape().begin() + a);
   int64_t merged = 1;
   for (int64_t d = a; d <= b; ++d) merged *= shape()[d];
@@ -443,9 +476,8 @@ Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(shape(), dtype(), device());
   dispatch::copy("clone", *this, out);
   if (should_record({*this})) {
-    record(out, "clone", {*this}, [](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{g};
-    });
+    record(out, "clone", {*this},
+           [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
   }
   return out;
 }
@@ -482,15 +514,21 @@ bool Tensor::requires_grad() const {
 Tensor& Tensor::set_requires_grad(bool on) {
   TensorImpl& t = const_cast<TensorImpl&>(impl_of(*this, "Tensor::set_requires_grad"));
   if (t.grad_fn) {
-    throw std::runtime_error("Tensor::set_requires_grad: only leaves can be marked; this tensor "
-                             "was made by '" + t.grad_fn->name + "' (use detach() first)");
+    throw std::runtime_error(
+        "Tensor::set_requires_grad: only leaves can be marked; this tensor "
+        "was made by '" +
+        t.grad_fn->name + "' (use detach() first)");
   }
   t.requires_grad = on;
   return *this;
 }
 
-bool Tensor::is_leaf() const { return impl_of(*this, "Tensor::is_leaf").grad_fn == nullptr; }
-Tensor Tensor::grad() const { return impl_of(*this, "Tensor::grad").grad; }
+bool Tensor::is_leaf() const {
+  return impl_of(*this, "Tensor::is_leaf").grad_fn == nullptr;
+}
+Tensor Tensor::grad() const {
+  return impl_of(*this, "Tensor::grad").grad;
+}
 
 void Tensor::set_grad(const Tensor& g) {
   if (g.defined() && g.shape() != shape()) {
@@ -501,7 +539,9 @@ void Tensor::set_grad(const Tensor& g) {
   impl_->grad = g;
 }
 
-void Tensor::zero_grad() { impl_of(*this, "Tensor::zero_grad"), impl_->grad = Tensor(); }
+void Tensor::zero_grad() {
+  impl_of(*this, "Tensor::zero_grad"), impl_->grad = Tensor();
+}
 
 void Tensor::backward() {
   if (numel() != 1) {
@@ -511,7 +551,9 @@ void Tensor::backward() {
   run_backward(*this, Tensor::ones(shape()));
 }
 
-void Tensor::backward(const Tensor& grad_output) { run_backward(*this, grad_output); }
+void Tensor::backward(const Tensor& grad_output) {
+  run_backward(*this, grad_output);
+}
 
 Tensor Tensor::detach() const {
   impl_of(*this, "Tensor::detach");

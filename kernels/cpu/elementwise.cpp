@@ -35,8 +35,7 @@ void binary_row(Op op, int64_t n, const float* a, int64_t sa, const float* b, in
 }
 
 template <class Op>
-void binary_strided(Op op, Dims shape, const float* a, Dims sa, const float* b, Dims sb,
-                    float* y) {
+void binary_strided(Op op, Dims shape, const float* a, Dims sa, const float* b, Dims sb, float* y) {
   Dims sy(shape.size());
   int64_t step = 1;
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
@@ -116,19 +115,33 @@ void unary_forward(UnaryOp op, int64_t n, const float* x_ptr, float param, float
     ConstArrayMap xa(x, len);
     ArrayMap ya(y, len);
     switch (op) {
-      case UnaryOp::neg: for (int64_t i = 0; i < len; ++i) y[i] = -x[i]; break;
-      case UnaryOp::exp: ya = xa.exp(); break;
-      case UnaryOp::log: ya = xa.log(); break;
-      case UnaryOp::sqrt: ya = xa.sqrt(); break;
-      case UnaryOp::abs: for (int64_t i = 0; i < len; ++i) y[i] = std::fabs(x[i]); break;
+      case UnaryOp::neg:
+        for (int64_t i = 0; i < len; ++i) y[i] = -x[i];
+        break;
+      case UnaryOp::exp:
+        ya = xa.exp();
+        break;
+      case UnaryOp::log:
+        ya = xa.log();
+        break;
+      case UnaryOp::sqrt:
+        ya = xa.sqrt();
+        break;
+      case UnaryOp::abs:
+        for (int64_t i = 0; i < len; ++i) y[i] = std::fabs(x[i]);
+        break;
       case UnaryOp::relu:
         for (int64_t i = 0; i < len; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
         break;
       case UnaryOp::leaky_relu:
         for (int64_t i = 0; i < len; ++i) y[i] = x[i] > 0.f ? x[i] : x[i] * param;
         break;
-      case UnaryOp::sigmoid: ya = xa.logistic(); break;
-      case UnaryOp::tanh: ya = xa.tanh(); break;
+      case UnaryOp::sigmoid:
+        ya = xa.logistic();
+        break;
+      case UnaryOp::tanh:
+        ya = xa.tanh();
+        break;
       case UnaryOp::pow:
         if (param == 2.f) {
           for (int64_t i = 0; i < len; ++i) y[i] = x[i] * x[i];
@@ -136,8 +149,12 @@ void unary_forward(UnaryOp op, int64_t n, const float* x_ptr, float param, float
           for (int64_t i = 0; i < len; ++i) y[i] = std::pow(x[i], param);
         }
         break;
-      case UnaryOp::add_scalar: for (int64_t i = 0; i < len; ++i) y[i] = x[i] + param; break;
-      case UnaryOp::mul_scalar: for (int64_t i = 0; i < len; ++i) y[i] = x[i] * param; break;
+      case UnaryOp::add_scalar:
+        for (int64_t i = 0; i < len; ++i) y[i] = x[i] + param;
+        break;
+      case UnaryOp::mul_scalar:
+        for (int64_t i = 0; i < len; ++i) y[i] = x[i] * param;
+        break;
     }
   });
 }
@@ -151,10 +168,18 @@ void unary_backward(UnaryOp op, int64_t n, const float* x_ptr, const float* y_pt
     const float* dy = dy_ptr + begin;
     float* dx = dx_ptr + begin;
     switch (op) {
-      case UnaryOp::neg: for (int64_t i = 0; i < len; ++i) dx[i] = -dy[i]; break;
-      case UnaryOp::exp: for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * y[i]; break;
-      case UnaryOp::log: for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] / x[i]; break;
-      case UnaryOp::sqrt: for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * 0.5f / y[i]; break;
+      case UnaryOp::neg:
+        for (int64_t i = 0; i < len; ++i) dx[i] = -dy[i];
+        break;
+      case UnaryOp::exp:
+        for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * y[i];
+        break;
+      case UnaryOp::log:
+        for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] / x[i];
+        break;
+      case UnaryOp::sqrt:
+        for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * 0.5f / y[i];
+        break;
       case UnaryOp::abs:
         // d|x|/dx at 0 is taken as 0, like PyTorch's sign(0).
         for (int64_t i = 0; i < len; ++i) {
@@ -183,8 +208,12 @@ void unary_backward(UnaryOp op, int64_t n, const float* x_ptr, const float* y_pt
           for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * param * std::pow(x[i], param - 1.f);
         }
         break;
-      case UnaryOp::add_scalar: for (int64_t i = 0; i < len; ++i) dx[i] = dy[i]; break;
-      case UnaryOp::mul_scalar: for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * param; break;
+      case UnaryOp::add_scalar:
+        for (int64_t i = 0; i < len; ++i) dx[i] = dy[i];
+        break;
+      case UnaryOp::mul_scalar:
+        for (int64_t i = 0; i < len; ++i) dx[i] = dy[i] * param;
+        break;
     }
   });
 }

@@ -27,9 +27,18 @@ void binary(BinaryOp op, const std::vector<int64_t>& shape, const float* a,
 void accumulate(int64_t n, const float* x, float* y);
 
 enum class UnaryOp {
-  neg, exp, log, sqrt, abs, relu, leaky_relu,  // leaky_relu: param = negative slope
-  sigmoid, tanh, pow,                          // pow: param = exponent
-  add_scalar, mul_scalar                       // param = the scalar
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  relu,
+  leaky_relu,  // leaky_relu: param = negative slope
+  sigmoid,
+  tanh,
+  pow,  // pow: param = exponent
+  add_scalar,
+  mul_scalar  // param = the scalar
 };
 
 // y = f(x) for n dense elements.

@@ -49,9 +49,8 @@ void gemm_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   Map cm(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
@@ -78,12 +77,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     const int64_t start = blk * kBlock, len = std::min(kBlock, extent - start);
     if (split_rows) {
       const float* a_block = trans_a ? a + start : a + start * lda;
-      gemm_block(trans_a, trans_b, len, n, k, alpha, a_block, lda, b, ldb, beta,
-                 c + start * ldc, ldc);
+      gemm_block(trans_a, trans_b, len, n, k, alpha, a_block, lda, b, ldb, beta, c + start * ldc,
+                 ldc);
     } else {
       const float* b_block = trans_b ? b + start * ldb : b + start;
-      gemm_block(trans_a, trans_b, m, len, k, alpha, a, lda, b_block, ldb, beta, c + start,
-                 ldc);
+      gemm_block(trans_a, trans_b, m, len, k, alpha, a, lda, b_block, ldb, beta, c + start, ldc);
     }
   }
 }

@@ -120,13 +120,11 @@ void sum_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* 
   }
 }
 
-void max_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
-                int64_t* index) {
+void max_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y, int64_t* index) {
   extreme_reduce(outer, r, inner, x, y, index, [](float v, float best) { return v > best; });
 }
 
-void min_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
-                int64_t* index) {
+void min_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y, int64_t* index) {
   extreme_reduce(outer, r, inner, x, y, index, [](float v, float best) { return v < best; });
 }
 

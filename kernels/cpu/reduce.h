@@ -13,9 +13,7 @@ void sum_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* 
 
 // y[o, i] = max (or min) over j of x[o, j, i]; index[o, i] = the first j holding it. NaN wins
 // over every number, as in PyTorch. r must be at least 1.
-void max_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
-                int64_t* index);
-void min_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
-                int64_t* index);
+void max_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y, int64_t* index);
+void min_reduce(int64_t outer, int64_t r, int64_t inner, const float* x, float* y, int64_t* index);
 
 }  // namespace radgal::kernels::cpu

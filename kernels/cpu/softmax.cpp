@@ -66,8 +66,7 @@ void for_each_tile(int64_t outer, int64_t r, int64_t inner, Body body) {
 
 }  // namespace
 
-void softmax_forward(int64_t outer, int64_t r, int64_t inner, const float* x, float* y,
-                     bool log) {
+void softmax_forward(int64_t outer, int64_t r, int64_t inner, const float* x, float* y, bool log) {
   if (inner == 1) {
 #pragma omp parallel for schedule(static) if (outer * r >= (1 << 15) && outer > 1)
     for (int64_t o = 0; o < outer; ++o) softmax_row(r, x + o * r, y + o * r, log);
@@ -120,8 +119,8 @@ float cross_entropy_forward(int64_t n, int64_t c, const float* logits, const int
       if (q[k] != 0.f) loss -= double(q[k]) * logp[k];  // 0 * -inf would be NaN
     }
     for (int64_t k = 0; k < c; ++k) {
-      dlogits[i * c + k] = static_cast<float>(
-          (std::exp(double(logp[k])) * q_total - q[k]) / weight_total);
+      dlogits[i * c + k] =
+          static_cast<float>((std::exp(double(logp[k])) * q_total - q[k]) / weight_total);
     }
   }
   return static_cast<float>(loss / weight_total);

@@ -11,7 +11,7 @@
 using namespace radgal;
 using radgal::test::check_values;
 
-TEST_SUITE("semantics") {
+TEST_SUITE_BEGIN("semantics");
 
 TEST_CASE("a tensor used twice receives the sum of both gradients") {
   Tensor x = Tensor::from_vector({1, 2, 3}, {3});
@@ -166,4 +166,4 @@ TEST_CASE("backward on a leaf accumulates into its own gradient") {
   CHECK(x.grad().item() == 1);
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

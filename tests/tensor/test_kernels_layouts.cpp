@@ -45,13 +45,16 @@ std::pair<std::vector<float>, std::vector<float>> with_one_and_two_threads(F f) 
 
 }  // namespace
 
-TEST_SUITE("cpu") {
+TEST_SUITE_BEGIN("cpu");
 
 TEST_CASE("matmul reads transposed and row-strided operands correctly") {
   Generator gen(11);
   // Awkward sizes, including ones large enough for the blocked parallel path.
-  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {3, 5, 7},
-                         {17, 1, 9}, {130, 33, 260}, {300, 70, 5}}) {
+  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                         {3, 5, 7},
+                         {17, 1, 9},
+                         {130, 33, 260},
+                         {300, 70, 5}}) {
     CAPTURE(m);
     CAPTURE(k);
     CAPTURE(n);
@@ -80,8 +83,8 @@ TEST_CASE("softmax, log_softmax, sum and max along a middle axis") {
   check_values(softmax(x, 1), {s1 / z, 1.f / 3, s2 / z, 1.f / 3, s3 / z, 1.f / 3, 1.f / 3, 1.f / 3,
                                1.f / 3, 1.f / 3, 1.f / 3, 1.f / 3});
   const float lz = std::log(z);
-  check_values(log_softmax(x, 1).select(0, 0), {1 - lz, -std::log(3.f), 2 - lz, -std::log(3.f),
-                                                3 - lz, -std::log(3.f)});
+  check_values(log_softmax(x, 1).select(0, 0),
+               {1 - lz, -std::log(3.f), 2 - lz, -std::log(3.f), 3 - lz, -std::log(3.f)});
   check_values(sum(x, {1}), {6, 0, 0, 15});
   check_values(max(x, {1}), {3, 0, 0, 5});
   check_values(min(x, {0, 2}), {0, 0, 0});
@@ -149,4 +152,4 @@ TEST_CASE("a long sum is accurate to float rounding of the result") {
   CHECK(mean(x.reshape({1000, 1000}), {0}).at({7}) == doctest::Approx(0.1f).epsilon(1e-6));
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

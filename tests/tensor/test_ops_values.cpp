@@ -24,7 +24,7 @@ Tensor leaf(const std::vector<float>& v, const Shape& s) {
 
 }  // namespace
 
-TEST_SUITE("cpu") {
+TEST_SUITE_BEGIN("cpu");
 
 TEST_CASE("unary operators and their derivatives") {
   const std::vector<float> v = {-2.f, -0.5f, 0.f, 1.f, 3.f};
@@ -35,13 +35,19 @@ TEST_CASE("unary operators and their derivatives") {
     sum(y).backward();
     check_values(x.grad(), expect_dx, 1e-5f, 1e-5f);
   };
-  SUBCASE("relu") { run([](const Tensor& x) { return relu(x); }, {0, 0, 0, 1, 3}, {0, 0, 0, 1, 1}); }
+  SUBCASE("relu") {
+    run([](const Tensor& x) { return relu(x); }, {0, 0, 0, 1, 3}, {0, 0, 0, 1, 1});
+  }
   SUBCASE("leaky_relu") {
     run([](const Tensor& x) { return leaky_relu(x, 0.1f); }, {-0.2f, -0.05f, 0, 1, 3},
         {0.1f, 0.1f, 0.1f, 1, 1});
   }
-  SUBCASE("abs") { run([](const Tensor& x) { return abs(x); }, {2, 0.5f, 0, 1, 3}, {-1, -1, 0, 1, 1}); }
-  SUBCASE("neg") { run([](const Tensor& x) { return -x; }, {2, 0.5f, 0, -1, -3}, {-1, -1, -1, -1, -1}); }
+  SUBCASE("abs") {
+    run([](const Tensor& x) { return abs(x); }, {2, 0.5f, 0, 1, 3}, {-1, -1, 0, 1, 1});
+  }
+  SUBCASE("neg") {
+    run([](const Tensor& x) { return -x; }, {2, 0.5f, 0, -1, -3}, {-1, -1, -1, -1, -1});
+  }
   SUBCASE("pow 2") {
     run([](const Tensor& x) { return pow(x, 2.f); }, {4, 0.25f, 0, 1, 9}, {-4, -1, 0, 2, 6});
   }
@@ -90,7 +96,7 @@ TEST_CASE("log, sqrt and division on positive inputs") {
   Tensor q = a / b;
   check_values(q, {2, -4});
   sum(q).backward();
-  check_values(a.grad(), {1.f / 3, -0.5f});  // 1 / b
+  check_values(a.grad(), {1.f / 3, -0.5f});      // 1 / b
   check_values(b.grad(), {-6.f / 9, -8.f / 4});  // -a / b^2
 }
 
@@ -220,16 +226,16 @@ TEST_CASE("cross_entropy with class weights and label smoothing") {
   CHECK(loss.item() == doctest::Approx(expected).epsilon(1e-6));
   CHECK(loss.item() == doctest::Approx(1.6494482f).epsilon(1e-6));  // torch.nn.functional
   loss.backward();
-  check_values(x.grad(), {-0.00643153f, 0.01444092f, -0.00800934f, -0.45702219f, -0.06194467f,
-                          0.51896685f});
+  check_values(x.grad(),
+               {-0.00643153f, 0.01444092f, -0.00800934f, -0.45702219f, -0.06194467f, 0.51896685f});
 
   // Plain mean cross-entropy, gradient (softmax - onehot) / n.
   Tensor y = leaf(logits, {2, 3});
   Tensor plain = cross_entropy(y, targets);
   CHECK(plain.item() == doctest::Approx(1.0744586f).epsilon(1e-6));
   plain.backward();
-  check_values(y.grad(), {0.04501529f, 0.12236425f, -0.1673795f, -0.41235480f, 0.01955629f,
-                          0.39279851f});
+  check_values(y.grad(),
+               {0.04501529f, 0.12236425f, -0.1673795f, -0.41235480f, 0.01955629f, 0.39279851f});
 
   CHECK_THROWS_AS(cross_entropy(x, {0, 3}), std::out_of_range);
   CHECK_THROWS_AS(cross_entropy(x, {0}), ShapeError);
@@ -277,4 +283,4 @@ TEST_CASE("dropout scales kept values and draws from the generator") {
   check_values(dropout(Tensor::ones({3}), 1.f, true, gen), {0, 0, 0});
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

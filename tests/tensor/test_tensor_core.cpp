@@ -10,7 +10,7 @@ using namespace radgal;
 using radgal::test::check_shape;
 using radgal::test::check_values;
 
-TEST_SUITE("semantics") {
+TEST_SUITE_BEGIN("semantics");
 
 TEST_CASE("storage is 64-byte aligned and factories fill as documented") {
   Tensor t = Tensor::empty({3, 5});
@@ -163,4 +163,4 @@ TEST_CASE("undefined tensors are rejected with the op name") {
   CHECK_THROWS_AS(Tensor().shape(), std::runtime_error);
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();
