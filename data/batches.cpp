@@ -58,8 +58,7 @@ constexpr ReleaseFile kReleaseFiles[] = {
     {"FRDEEP-F", "test_batch", "4e06889b1e7713deb46e62887eb37727"},
 };
 
-std::vector<uint8_t> read_whole_file(const std::string& path, uint64_t max_bytes,
-                                     const char* who) {
+std::vector<uint8_t> read_whole_file(const std::string& path, uint64_t max_bytes, const char* who) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     throw std::runtime_error(std::string(who) + ": " + path + ": is a folder, not a file");
@@ -89,7 +88,8 @@ const pickle::Value& field(const pickle::Value& dict, const char* key, pickle::K
                            const std::string& path) {
   const pickle::Value* v = dict.find(key);
   if (!v) fail(path, std::string("no '") + key + "' entry");
-  const bool kind_ok = v->kind == kind || (kind == pickle::Kind::list && v->kind == pickle::Kind::tuple);
+  const bool kind_ok =
+      v->kind == kind || (kind == pickle::Kind::list && v->kind == pickle::Kind::tuple);
   if (!kind_ok) {
     fail(path, std::string("'") + key + "' is a " + pickle::kind_name(v->kind) + ", expected a " +
                    pickle::kind_name(kind));
@@ -116,7 +116,8 @@ int64_t collect_images(const pickle::Value& data, const std::string& path,
     const bool flat = s.size() == 2 && s[1] == kImageBytes;
     const bool square = s.size() == 3 && s[1] == kSide && s[2] == kSide;
     if (!flat && !square) {
-      fail(path, "data array has shape " + shape_text(s) + ", expected (N, 150, 150) or (N, 22500)");
+      fail(path,
+           "data array has shape " + shape_text(s) + ", expected (N, 150, 150) or (N, 22500)");
     }
     pixels.insert(pixels.end(), data.data.begin(), data.data.end());
     return s[0];
@@ -135,8 +136,8 @@ int64_t collect_images(const pickle::Value& data, const std::string& path,
     for (int64_t d : a.shape) {
       if (d != 1) s.push_back(d);  // (1, 150, 150) and (150, 150, 1) are the same image
     }
-    const bool ok = (s.size() == 2 && s[0] == kSide && s[1] == kSide) ||
-                    (s.size() == 1 && s[0] == kImageBytes);
+    const bool ok =
+        (s.size() == 2 && s[0] == kSide && s[1] == kSide) || (s.size() == 1 && s[0] == kImageBytes);
     if (!ok) fail(path, where + " has shape " + shape_text(a.shape) + ", expected (150, 150)");
     pixels.insert(pixels.end(), a.data.begin(), a.data.end());
   }
@@ -148,7 +149,9 @@ std::string text_of(const pickle::Value& v, const std::string& path, const std::
   return v.text;
 }
 
-std::string base_name(const std::string& path) { return fs::path(path).filename().string(); }
+std::string base_name(const std::string& path) {
+  return fs::path(path).filename().string();
+}
 
 // data_batch_<n> files of a folder, in numeric order.
 std::vector<std::string> training_batches(const std::string& dir) {
@@ -167,22 +170,6 @@ std::vector<std::string> training_batches(const std::string& dir) {
   std::vector<std::string> paths;
   for (auto& f : found) paths.push_back(f.second);
   return paths;
-}
-
-std::vector<std::string> batch_files(const std::string& dir, const std::string& split) {
-  std::vector<std::string> files;
-  if (split == "train" || split == "all") {
-    files = training_batches(dir);
-    if (files.empty()) {
-      throw std::runtime_error("read_batch_dir: " + dir + ": no data_batch_* files");
-    }
-  }
-  if (split == "test" || split == "all") files.push_back((fs::path(dir) / "test_batch").string());
-  if (files.empty()) {
-    throw std::runtime_error("read_batch_dir: unknown split '" + split +
-                             "' (expected train, test or all)");
-  }
-  return files;
 }
 
 // Little-endian serialisation helpers for the compact file.
@@ -261,8 +248,8 @@ ImageSet read_batch_file(const std::string& path) {
 
   const pickle::Value& labels = field(root, "labels", pickle::Kind::list, path);
   if (int64_t(labels.items.size()) != n) {
-    fail(path, std::to_string(labels.items.size()) + " labels for " + std::to_string(n) +
-                   " images");
+    fail(path,
+         std::to_string(labels.items.size()) + " labels for " + std::to_string(n) + " images");
   }
   for (size_t i = 0; i < labels.items.size(); ++i) {
     const pickle::Value& l = *labels.items[i];
@@ -309,7 +296,8 @@ BatchMeta read_batch_meta(const std::string& path) {
   if (meta.label_names.empty() || meta.label_names.size() > 10) {
     bad(std::to_string(meta.label_names.size()) + " label names (expected 1 to 10)");
   }
-  if (const pickle::Value* v = root.find("num_cases_per_batch")) meta.num_cases_per_batch = v->integer;
+  if (const pickle::Value* v = root.find("num_cases_per_batch"))
+    meta.num_cases_per_batch = v->integer;
   if (const pickle::Value* v = root.find("num_vis")) meta.num_vis = v->integer;
   if (meta.num_vis != 0 && meta.num_vis != kImageBytes) {
     bad("num_vis is " + std::to_string(meta.num_vis) + ", expected 22500 (150 x 150)");
@@ -340,6 +328,22 @@ ReleaseCheck check_release_file(const std::string& path, const std::string& data
     }
   }
   return check;
+}
+
+std::vector<std::string> batch_files(const std::string& dir, const std::string& split) {
+  std::vector<std::string> files;
+  if (split == "train" || split == "all") {
+    files = training_batches(dir);
+    if (files.empty()) {
+      throw std::runtime_error("read_batch_dir: " + dir + ": no data_batch_* files");
+    }
+  }
+  if (split == "test" || split == "all") files.push_back((fs::path(dir) / "test_batch").string());
+  if (files.empty()) {
+    throw std::runtime_error("read_batch_dir: unknown split '" + split +
+                             "' (expected train, test or all)");
+  }
+  return files;
 }
 
 std::vector<ReleaseCheck> check_release_dir(const std::string& dir) {

@@ -24,8 +24,8 @@ namespace radgal {
 
 struct ImageSet {
   int64_t height = 150, width = 150;
-  std::vector<uint8_t> pixels;   // size() * height * width, row-major per image
-  std::vector<int> labels;       // index into label_names
+  std::vector<uint8_t> pixels;                      // size() * height * width, row-major per image
+  std::vector<int> labels;                          // index into label_names
   std::vector<std::string> filenames, label_names;  // label_names from batches.meta
 
   size_t size() const { return labels.size(); }
@@ -46,6 +46,10 @@ BatchMeta read_batch_meta(const std::string& path);
 
 // split: "train" = data_batch_* in numeric order, "test" = test_batch, "all" = both.
 ImageSet read_batch_dir(const std::string& dir, const std::string& split);
+
+// The batch files read_batch_dir reads for a split, in its order (throws as it does when the
+// folder has none).
+std::vector<std::string> batch_files(const std::string& dir, const std::string& split);
 
 // "MiraBest" when label_names are the ten MiraBest codes, "FRDEEP-F" for FRI/FRII, else "".
 std::string identify_dataset(const std::vector<std::string>& label_names);

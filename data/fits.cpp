@@ -2,8 +2,10 @@
 
 #include <fitsio.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <stdexcept>
 
@@ -159,8 +161,8 @@ FitsImage read_fits(const std::string& path) {
   }
   if (axes[0] < 1 || axes[1] < 1 || axes[0] > kMaxPixels || axes[1] > kMaxPixels ||
       axes[0] * axes[1] > kMaxPixels) {
-    fail(path, "image size " + shape + " is outside 1 .. " + std::to_string(kMaxPixels) +
-                   " pixels");
+    fail(path,
+         "image size " + shape + " is outside 1 .. " + std::to_string(kMaxPixels) + " pixels");
   }
   image.width = axes[0];
   image.height = axes[1];
@@ -187,6 +189,27 @@ FitsImage read_fits(const std::string& path) {
   }
   image.wcs = read_wcs(closer.file);
   return image;
+}
+
+std::vector<std::string> list_fits_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw std::runtime_error("list_fits_files: " + dir + ": not a folder");
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (ends_with(name, ".gz") || ends_with(name, ".fz")) name.resize(name.size() - 3);
+    if (ends_with(name, ".fits") || ends_with(name, ".fit") || ends_with(name, ".fts")) {
+      files.push_back(entry.path().string());
+    }
+  }
+  if (ec) throw std::runtime_error("list_fits_files: " + dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 void write_fits(const std::string& path, const std::vector<float>& pixels, int64_t width,

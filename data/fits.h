@@ -23,11 +23,11 @@ namespace radgal {
 
 // The basic celestial WCS of an image: enough to name the sky position of a pixel.
 struct Wcs {
-  bool present = false;             // CRVAL, CRPIX and CDELT (or CDi_i) found for both axes
-  std::string ctype[2];             // e.g. "RA---TAN", "DEC--TAN"
-  double crval[2] = {0.0, 0.0};     // world coordinate at the reference pixel (degrees)
-  double crpix[2] = {0.0, 0.0};     // reference pixel, 1-based FITS convention
-  double cdelt[2] = {0.0, 0.0};     // degrees per pixel along x and y
+  bool present = false;          // CRVAL, CRPIX and CDELT (or CDi_i) found for both axes
+  std::string ctype[2];          // e.g. "RA---TAN", "DEC--TAN"
+  double crval[2] = {0.0, 0.0};  // world coordinate at the reference pixel (degrees)
+  double crpix[2] = {0.0, 0.0};  // reference pixel, 1-based FITS convention
+  double cdelt[2] = {0.0, 0.0};  // degrees per pixel along x and y
 
   // World coordinates (degrees) of the 0-based array position (x, y) of FitsImage::pixels.
   // The TAN (gnomonic) projection is inverted exactly; any other projection is treated as a
@@ -41,13 +41,17 @@ struct FitsImage {
   std::vector<uint8_t> invalid;  // width * height, 1 = NaN or +-inf
   Wcs wcs;
   std::string path;
-  int hdu = 0;                   // 1-based number of the HDU the image came from
-  int bitpix = 0;                // BITPIX of the stored data (ZBITPIX for tile-compressed files)
+  int hdu = 0;     // 1-based number of the HDU the image came from
+  int bitpix = 0;  // BITPIX of the stored data (ZBITPIX for tile-compressed files)
 
   int64_t invalid_count() const;
 };
 
 FitsImage read_fits(const std::string& path);
+
+// The FITS files of a folder (names ending .fits, .fit, .fts, optionally followed by .gz or .fz),
+// sorted by name; not recursive. Throws when dir is not a readable folder.
+std::vector<std::string> list_fits_files(const std::string& dir);
 
 // Writes a float image as a plain single-HDU FITS file with BITPIX -32 (row 0 first, the same
 // order read_fits returns) and the WCS keywords when wcs.present. Used by tests and tools to make

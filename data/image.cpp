@@ -54,8 +54,7 @@ GreyImage read_image(const std::string& path) {
     for (float& s : samples) s /= 257.0f;
   } else {
     std::unique_ptr<stbi_uc, void (*)(void*)> data(
-        stbi_load_from_memory(bytes.data(), size, &width, &height, &channels, 0),
-        stbi_image_free);
+        stbi_load_from_memory(bytes.data(), size, &width, &height, &channels, 0), stbi_image_free);
     if (!data) fail(path, std::string("cannot decode (") + stbi_failure_reason() + ")");
     samples.assign(data.get(), data.get() + n * channels);
   }
@@ -72,8 +71,7 @@ GreyImage read_image(const std::string& path) {
   return image;
 }
 
-void write_grey_png(const std::string& path, const uint8_t* pixels, int64_t width,
-                    int64_t height) {
+void write_grey_png(const std::string& path, const uint8_t* pixels, int64_t width, int64_t height) {
   if (width < 1 || height < 1 || width > (1 << 20) || height > (1 << 20)) {
     throw std::runtime_error("write_grey_png: " + path + ": bad size " + std::to_string(width) +
                              " x " + std::to_string(height));

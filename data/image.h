@@ -25,7 +25,6 @@ struct GreyImage {
 GreyImage read_image(const std::string& path);
 
 // Writes an 8-bit grey PNG (row 0 at the top); throws naming the path. Used by tests and tools.
-void write_grey_png(const std::string& path, const uint8_t* pixels, int64_t width,
-                    int64_t height);
+void write_grey_png(const std::string& path, const uint8_t* pixels, int64_t width, int64_t height);
 
 }  // namespace radgal

@@ -1,5 +1,6 @@
 #include "data/labels.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -38,11 +39,20 @@ std::optional<LabelCode> describe_label_code(int code) {
   if (confidence > 1) return std::nullopt;
   d.confidence = confidence == 0 ? "confident" : "uncertain";
   switch (morphology) {
-    case 0: d.morphology = cls == 3 ? "-" : "standard"; break;
-    case 1: d.morphology = "double-double"; break;
-    case 2: d.morphology = "wide-angle tail"; break;
-    case 4: d.morphology = "head-tail"; break;
-    default: return std::nullopt;
+    case 0:
+      d.morphology = cls == 3 ? "-" : "standard";
+      break;
+    case 1:
+      d.morphology = "double-double";
+      break;
+    case 2:
+      d.morphology = "wide-angle tail";
+      break;
+    case 4:
+      d.morphology = "head-tail";
+      break;
+    default:
+      return std::nullopt;
   }
   if (cls == 3 && morphology != 0) return std::nullopt;
   return d;
@@ -100,6 +110,12 @@ std::optional<SourceName> parse_source_name(const std::string& name) {
   s.redshift = *z;
   s.size_arcsec = *size;
   return s;
+}
+
+std::string source_key(const SourceName& source) {
+  char key[64];
+  std::snprintf(key, sizeof key, "%d_%.3f_%+.3f", source.code, source.ra_deg, source.dec_deg);
+  return key;
 }
 
 }  // namespace radgal

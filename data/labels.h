@@ -37,4 +37,8 @@ struct SourceName {
 // .fits, .fits.fz, .fits.gz); nullopt when it does not follow the layout.
 std::optional<SourceName> parse_source_name(const std::string& name);
 
+// "CODE_RA_DEC" with RA and Dec to 3 decimals: the same source gives the same key whatever the
+// file's extension or the rounding of its redshift and size fields.
+std::string source_key(const SourceName& source);
+
 }  // namespace radgal

@@ -40,7 +40,9 @@ Loader::Loader(const LabeledSet& set, LoaderOptions options)
   }
 }
 
-Loader::~Loader() { stop(); }
+Loader::~Loader() {
+  stop();
+}
 
 int64_t Loader::batches_per_epoch() const {
   const int64_t n = int64_t(set_->size()), b = options_.batch_size;
@@ -121,7 +123,8 @@ void Loader::start_epoch(int64_t epoch) {
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
   if (options_.shuffle) {
     Generator gen(stream_seed(options_.seed, epoch, kOrderSalt));
-    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(gen.below(i))]);
+    for (size_t i = order_.size(); i > 1; --i)
+      std::swap(order_[i - 1], order_[size_t(gen.below(i))]);
   }
   if (options_.prefetch > 0) {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -14,7 +14,8 @@ namespace {
 enum class Callable { reconstruct, ndarray, dtype, scalar, codecs_encode };
 
 bool allowed_global(const std::string& name, Callable& which) {
-  if (name == "numpy.core.multiarray._reconstruct" || name == "numpy._core.multiarray._reconstruct") {
+  if (name == "numpy.core.multiarray._reconstruct" ||
+      name == "numpy._core.multiarray._reconstruct") {
     which = Callable::reconstruct;
   } else if (name == "numpy.ndarray") {
     which = Callable::ndarray;
@@ -76,18 +77,30 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::none: return "None";
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "int";
-    case Kind::floating: return "float";
-    case Kind::text: return "str";
-    case Kind::bytes: return "bytes";
-    case Kind::list: return "list";
-    case Kind::tuple: return "tuple";
-    case Kind::dict: return "dict";
-    case Kind::array: return "numpy.ndarray";
-    case Kind::dtype: return "numpy.dtype";
-    case Kind::callable: return "callable";
+    case Kind::none:
+      return "None";
+    case Kind::boolean:
+      return "bool";
+    case Kind::integer:
+      return "int";
+    case Kind::floating:
+      return "float";
+    case Kind::text:
+      return "str";
+    case Kind::bytes:
+      return "bytes";
+    case Kind::list:
+      return "list";
+    case Kind::tuple:
+      return "tuple";
+    case Kind::dict:
+      return "dict";
+    case Kind::array:
+      return "numpy.ndarray";
+    case Kind::dtype:
+      return "numpy.dtype";
+    case Kind::callable:
+      return "callable";
   }
   return "?";
 }
@@ -250,22 +263,38 @@ void Reader::step(uint8_t op) {
     case 0x95:  // FRAME: a length prefix for the opcodes that follow; they are read as usual
       read_le(8);
       break;
-    case '(': marks_.push_back(stack_.size()); break;  // MARK
-    case '0': pop(); break;                            // POP
-    case '1': pop_to_mark(); break;                    // POP_MARK
-    case '2': push(top()); break;                      // DUP
-    case 'N': push(make(Kind::none)); break;
-    case 0x88:  // NEWTRUE
+    case '(':
+      marks_.push_back(stack_.size());
+      break;  // MARK
+    case '0':
+      pop();
+      break;  // POP
+    case '1':
+      pop_to_mark();
+      break;  // POP_MARK
+    case '2':
+      push(top());
+      break;  // DUP
+    case 'N':
+      push(make(Kind::none));
+      break;
+    case 0x88:    // NEWTRUE
     case 0x89: {  // NEWFALSE
       Value* v = make(Kind::boolean);
       v->integer = op == 0x88;
       push(v);
       break;
     }
-    case 'J': push(integer_value(int32_t(uint32_t(read_le(4))))); break;  // BININT
-    case 'K': push(integer_value(int64_t(read_le(1)))); break;            // BININT1
-    case 'M': push(integer_value(int64_t(read_le(2)))); break;            // BININT2
-    case 0x8a: {                                                          // LONG1
+    case 'J':
+      push(integer_value(int32_t(uint32_t(read_le(4)))));
+      break;  // BININT
+    case 'K':
+      push(integer_value(int64_t(read_le(1))));
+      break;  // BININT1
+    case 'M':
+      push(integer_value(int64_t(read_le(2))));
+      break;      // BININT2
+    case 0x8a: {  // LONG1
       const int n = int(read_le(1));
       if (n > 8) fail("an integer of " + std::to_string(n) + " bytes does not fit 64 bits");
       uint64_t u = n ? read_le(n) : 0;
@@ -288,31 +317,53 @@ void Reader::step(uint8_t op) {
       push(text_value(Kind::bytes, uint64_t(n)));
       break;
     }
-    case 'U': push(text_value(Kind::bytes, read_le(1))); break;  // SHORT_BINSTRING
-    case 'X': push(text_value(Kind::text, read_le(4))); break;   // BINUNICODE
-    case 0x8c: push(text_value(Kind::text, read_le(1))); break;  // SHORT_BINUNICODE
-    case 0x8d: push(text_value(Kind::text, read_le(8))); break;  // BINUNICODE8
-    case 'B': push(text_value(Kind::bytes, read_le(4))); break;  // BINBYTES
-    case 'C': push(text_value(Kind::bytes, read_le(1))); break;  // SHORT_BINBYTES
-    case 0x8e: push(text_value(Kind::bytes, read_le(8))); break;  // BINBYTES8
-    case ']': push(make(Kind::list)); break;                      // EMPTY_LIST
-    case ')': push(make(Kind::tuple)); break;                     // EMPTY_TUPLE
-    case '}': push(make(Kind::dict)); break;                      // EMPTY_DICT
+    case 'U':
+      push(text_value(Kind::bytes, read_le(1)));
+      break;  // SHORT_BINSTRING
+    case 'X':
+      push(text_value(Kind::text, read_le(4)));
+      break;  // BINUNICODE
+    case 0x8c:
+      push(text_value(Kind::text, read_le(1)));
+      break;  // SHORT_BINUNICODE
+    case 0x8d:
+      push(text_value(Kind::text, read_le(8)));
+      break;  // BINUNICODE8
+    case 'B':
+      push(text_value(Kind::bytes, read_le(4)));
+      break;  // BINBYTES
+    case 'C':
+      push(text_value(Kind::bytes, read_le(1)));
+      break;  // SHORT_BINBYTES
+    case 0x8e:
+      push(text_value(Kind::bytes, read_le(8)));
+      break;  // BINBYTES8
+    case ']':
+      push(make(Kind::list));
+      break;  // EMPTY_LIST
+    case ')':
+      push(make(Kind::tuple));
+      break;  // EMPTY_TUPLE
+    case '}':
+      push(make(Kind::dict));
+      break;     // EMPTY_DICT
     case 'l': {  // LIST
       Value* v = make(Kind::list);
       v->items = pop_to_mark();
       push(v);
       break;
     }
-    case 't': push(tuple_of(pop_to_mark())); break;  // TUPLE
-    case 'd': {                                      // DICT
+    case 't':
+      push(tuple_of(pop_to_mark()));
+      break;     // TUPLE
+    case 'd': {  // DICT
       Value* v = make(Kind::dict);
       set_items(v, pop_to_mark());
       push(v);
       break;
     }
-    case 0x85:  // TUPLE1
-    case 0x86:  // TUPLE2
+    case 0x85:    // TUPLE1
+    case 0x86:    // TUPLE2
     case 0x87: {  // TUPLE3
       const int n = op - 0x84;
       std::vector<Value*> items(n);
@@ -341,11 +392,21 @@ void Reader::step(uint8_t op) {
       set_items(top(), items);
       break;
     }
-    case 'q': memo_put(read_le(1)); break;  // BINPUT
-    case 'r': memo_put(read_le(4)); break;  // LONG_BINPUT
-    case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
-    case 'h': memo_get(read_le(1)); break;  // BINGET
-    case 'j': memo_get(read_le(4)); break;  // LONG_BINGET
+    case 'q':
+      memo_put(read_le(1));
+      break;  // BINPUT
+    case 'r':
+      memo_put(read_le(4));
+      break;  // LONG_BINPUT
+    case 0x94:
+      memo_put(memo_.size());
+      break;  // MEMOIZE
+    case 'h':
+      memo_get(read_le(1));
+      break;  // BINGET
+    case 'j':
+      memo_get(read_le(4));
+      break;     // LONG_BINGET
     case 'c': {  // GLOBAL
       const std::string module = read_line();
       const std::string name = read_line();
@@ -390,7 +451,8 @@ Value* Reader::reduce(Value* callable, Value* args) {
   switch (Callable(callable->integer)) {
     case Callable::reconstruct: {
       // _reconstruct(ndarray, (0,), b'b'): an empty array that BUILD fills in.
-      if (a.empty() || a[0]->kind != Kind::callable || Callable(a[0]->integer) != Callable::ndarray) {
+      if (a.empty() || a[0]->kind != Kind::callable ||
+          Callable(a[0]->integer) != Callable::ndarray) {
         fail("_reconstruct is allowed only for numpy.ndarray");
       }
       return make(Kind::array);

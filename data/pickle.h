@@ -26,8 +26,8 @@ enum class Kind {
   boolean,
   integer,
   floating,
-  text,      // Python str (stored as UTF-8)
-  bytes,     // Python bytes, or a Python 2 str (raw 8-bit)
+  text,   // Python str (stored as UTF-8)
+  bytes,  // Python bytes, or a Python 2 str (raw 8-bit)
   list,
   tuple,
   dict,      // items hold key, value, key, value, ...
@@ -38,13 +38,13 @@ enum class Kind {
 
 struct Value {
   Kind kind = Kind::none;
-  int64_t integer = 0;         // boolean, integer
-  double floating = 0.0;       // floating
-  std::string text;            // text, bytes, callable (its "module.name"), dtype (e.g. "u1")
-  std::vector<Value*> items;   // list, tuple, dict
+  int64_t integer = 0;        // boolean, integer
+  double floating = 0.0;      // floating
+  std::string text;           // text, bytes, callable (its "module.name"), dtype (e.g. "u1")
+  std::vector<Value*> items;  // list, tuple, dict
   // array: shape and raw C-order data; dtype: byte order ('<', '>', '|' or '=')
   std::vector<int64_t> shape;
-  std::string array_dtype;     // e.g. "u1", "<f4"
+  std::string array_dtype;  // e.g. "u1", "<f4"
   std::string data;
   char byte_order = '|';
 

@@ -10,7 +10,7 @@ namespace radgal {
 namespace {
 
 // numpy's median: the middle value, or the mean of the two middle values for an even count.
-double median_of(std::vector<float>& scratch) {
+double median_of(std::vector<float>& scratch) {  // reorders scratch
   const size_t n = scratch.size();
   const size_t mid = n / 2;
   std::nth_element(scratch.begin(), scratch.begin() + mid, scratch.end());
@@ -34,24 +34,22 @@ void mean_and_stddev(const std::vector<float>& v, double& mean, double& stddev) 
 SigmaClipStats sigma_clipped_stats(const float* values, int64_t n, double sigma,
                                    int max_iterations) {
   if (n <= 0) throw std::runtime_error("sigma_clipped_stats: no values");
-  std::vector<float> kept(values, values + n), scratch;
+  // Every statistic here ignores order, so the median's partial sort works in place.
+  std::vector<float> kept(values, values + n);
   SigmaClipStats s;
   for (int pass = 0; pass < max_iterations; ++pass) {
-    scratch = kept;
-    const double centre = median_of(scratch);
+    const double centre = median_of(kept);
     double mean, stddev;
     mean_and_stddev(kept, mean, stddev);
     const double lo = centre - sigma * stddev, hi = centre + sigma * stddev;
     const size_t before = kept.size();
-    kept.erase(std::remove_if(kept.begin(), kept.end(),
-                              [&](float x) { return x < lo || x > hi; }),
+    kept.erase(std::remove_if(kept.begin(), kept.end(), [&](float x) { return x < lo || x > hi; }),
                kept.end());
     ++s.iterations;
     if (kept.size() == before) break;
   }
   // A clip can only drop values strictly beyond 3 sigma of the centre, so something remains.
-  scratch = kept;
-  s.median = median_of(scratch);
+  s.median = median_of(kept);
   mean_and_stddev(kept, s.mean, s.stddev);
   s.count = int64_t(kept.size());
   return s;
@@ -61,9 +59,8 @@ PreparedImage prepare_mirabest_detailed(const FitsImage& image, const PrepareOpt
   const int64_t w = image.width, h = image.height, c = options.crop;
   if (c < 1 || w < c || h < c) {
     throw std::runtime_error("prepare_mirabest: " + image.path + ": the image is " +
-                             std::to_string(w) + " x " + std::to_string(h) +
-                             ", smaller than the " + std::to_string(c) + " x " +
-                             std::to_string(c) + " crop");
+                             std::to_string(w) + " x " + std::to_string(h) + ", smaller than the " +
+                             std::to_string(c) + " x " + std::to_string(c) + " crop");
   }
   const int64_t n = w * h;
   if (int64_t(image.pixels.size()) != n) {

@@ -34,7 +34,7 @@ SigmaClipStats sigma_clipped_stats(const float* values, int64_t n, double sigma 
                                    int max_iterations = 5);
 
 struct PrepareOptions {
-  double clip_sigma = 3.0;       // clipping width for the noise statistics
+  double clip_sigma = 3.0;  // clipping width for the noise statistics
   int clip_iterations = 5;
   double threshold_sigma = 3.0;  // pixels <= threshold_sigma * noise sigma become 0
   int64_t crop = 150;            // side of the central crop
@@ -44,13 +44,13 @@ struct PrepareOptions {
   bool circular_mask = false;
   double source_size_arcsec = 0;
   double pixel_scale_arcsec = 1.8;
-  double mask_scale = 1.0;       // the builder's notebook variant uses 1.5
+  double mask_scale = 1.0;  // the builder's notebook variant uses 1.5
 };
 
 struct PreparedImage {
-  std::vector<uint8_t> pixels;  // crop * crop
-  SigmaClipStats noise;         // the clipped statistics of step 2
-  int64_t invalid_pixels = 0;   // NaN / inf pixels in the input
+  std::vector<uint8_t> pixels;       // crop * crop
+  SigmaClipStats noise;              // the clipped statistics of step 2
+  int64_t invalid_pixels = 0;        // NaN / inf pixels in the input
   float crop_min = 0, crop_max = 0;  // the scaling range of step 6, in the input's units
 };
 

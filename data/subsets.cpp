@@ -21,11 +21,16 @@ Subset parse_subset(const std::string& name) {
 
 std::string subset_name(Subset subset) {
   switch (subset) {
-    case Subset::confident: return "confident";
-    case Subset::full: return "full";
-    case Subset::uncertain: return "uncertain";
-    case Subset::hybrid: return "hybrid";
-    case Subset::frdeep: return "frdeep";
+    case Subset::confident:
+      return "confident";
+    case Subset::full:
+      return "full";
+    case Subset::uncertain:
+      return "uncertain";
+    case Subset::hybrid:
+      return "hybrid";
+    case Subset::frdeep:
+      return "frdeep";
   }
   return "?";
 }
@@ -92,8 +97,8 @@ LabeledSet select_subset(const ImageSet& images, Subset subset) {
   std::vector<size_t> chosen;
   for (size_t i = 0; i < images.size(); ++i) {
     const int label = images.labels[i];
-    const int target = label >= 0 && size_t(label) < target_of_label.size()
-                           ? target_of_label[size_t(label)] : -1;
+    const int target =
+        label >= 0 && size_t(label) < target_of_label.size() ? target_of_label[size_t(label)] : -1;
     all.targets.push_back(target);
     if (target >= 0) chosen.push_back(i);
   }
@@ -108,8 +113,8 @@ std::pair<LabeledSet, LabeledSet> split_train_val(const LabeledSet& set, double 
   }
   Generator gen(seed);
   std::vector<size_t> train, val;
-  const int max_target = set.targets.empty()
-                             ? -1 : *std::max_element(set.targets.begin(), set.targets.end());
+  const int max_target =
+      set.targets.empty() ? -1 : *std::max_element(set.targets.begin(), set.targets.end());
   for (int t = 0; t <= max_target; ++t) {
     std::vector<size_t> members;
     for (size_t i = 0; i < set.size(); ++i) {

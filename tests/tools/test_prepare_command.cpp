@@ -1,0 +1,96 @@
+// radgal prepare, run in-process on a handful of real cutouts: the comparison with the release,
+// the compact image-set output, and broken input.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/batches.h"
+#include "data/fits.h"
+#include "data/prepare.h"
+#include "tools/commands.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kShared = RADGAL_SHARED_DATA_DIR;
+
+// Two confident FRI, one FRII with NaN edges, one uncertain FRI, one hybrid.
+const char* const kCutouts[] = {
+    "100_010.451-009.284_0.0529_0080.60.fits.fz", "100_016.236+000.073_0.2797_0058.67.fits.fz",
+    "200_035.137+000.468_0.2721_0014.68.fits.fz", "110_345.859-000.360_0.3441_0033.79.fits.fz",
+    "310_162.788+010.641_0.1313_0021.56.fits.fz"};
+
+struct Folder {
+  fs::path path;
+  Folder() {
+    path = fs::temp_directory_path() / ("radgal_prepare_test_" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path / "fits");
+    for (const char* name : kCutouts) {
+      fs::create_symlink(kShared + "/mirabest/fits/" + name, path / "fits" / name);
+    }
+  }
+  ~Folder() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string str(const std::string& name) const { return (path / name).string(); }
+};
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE("prepare command: a handful of cutouts meet the target against the release") {
+  Folder f;
+  const int rc = radgal::tools::cmd_prepare(
+      {"--fits", f.str("fits"), "--compare", kShared + "/mirabest/batches", "--json",
+       f.str("r.json"), "--out", f.str("set.rgis"), "--threads", "2"});
+  CHECK(rc == 0);
+  const nlohmann::json j = read_json(f.str("r.json"));
+  CHECK(j["images"] == 5);
+  CHECK(j["failed"] == 0);
+  CHECK(j["with_invalid_pixels"] == 2);
+  CHECK(j["median_mad"].get<double>() < 0.01);
+  CHECK(j["max_mad"].get<double>() <= 0.5);
+  CHECK(j["frac_within_0_1"].get<double>() >= 0.99);
+  CHECK(j["target_met"] == true);
+  // The release has 1256 images; five were compared.
+  CHECK(j["batch_images_without_fits"] == 1251);
+
+  // The image set holds the same images prepare_mirabest makes, with labels from the names.
+  const radgal::ImageSet set = radgal::read_image_set(f.str("set.rgis"));
+  REQUIRE(set.size() == 5);
+  for (size_t i = 0; i < set.size(); ++i) {
+    const std::string stem = set.filenames[i];
+    CAPTURE(stem);
+    CHECK(set.label_names[size_t(set.labels[i])] == stem.substr(0, 3));
+    const std::vector<uint8_t> expected =
+        radgal::prepare_mirabest(radgal::read_fits(f.str("fits/") + stem + ".fits.fz"));
+    CHECK(std::equal(expected.begin(), expected.end(), set.image(i)));
+  }
+}
+
+TEST_CASE("prepare command: broken input and usage errors") {
+  Folder f;
+  std::ofstream(f.str("fits/200_000.000+000.000_0.1000_0010.00.fits")) << "SIMPLE  =  broken";
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--json", f.str("r.json")}) == 1);
+  const nlohmann::json j = read_json(f.str("r.json"));
+  CHECK(j["failed"] == 1);
+  CHECK(j["files"] == 6);
+
+  fs::create_directories(f.str("none"));
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("none")}) == 1);
+  CHECK(radgal::tools::cmd_prepare({}) == 2);
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--threads", "0"}) == 2);
+  CHECK(radgal::tools::cmd_prepare({"--help"}) == 0);
+  CHECK_THROWS(radgal::tools::cmd_prepare({"--fits", f.str("missing")}));
+}
