@@ -2,6 +2,7 @@
 // tests/data/make_data_fixtures.py, and byte-level file writing for broken inputs.
 #pragma once
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
@@ -12,8 +13,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 namespace radgal::test {
 
@@ -75,7 +74,8 @@ inline std::vector<uint8_t> pickle_case(const std::string& name) {
   const nlohmann::json& c = fixtures().at("pickles").at(name);
   const std::string hex = c.at("zhex").get<std::string>();
   std::vector<uint8_t> packed(hex.size() / 2);
-  for (size_t i = 0; i < packed.size(); ++i) packed[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < packed.size(); ++i)
+    packed[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
   uLongf size = c.at("size").get<uLongf>();
   std::vector<uint8_t> bytes(size);
   if (uncompress(bytes.data(), &size, packed.data(), uLong(packed.size())) != Z_OK) {

@@ -60,10 +60,9 @@ TEST_CASE("batches: MiraBest counts per code match the data README") {
   REQUIRE(all.size() == 1256);
   std::map<std::string, int> count;
   for (int l : all.labels) ++count[all.label_names[size_t(l)]];
-  const std::map<std::string, int> readme = {{"100", 339}, {"102", 49}, {"104", 9},
-                                             {"110", 191}, {"112", 3},  {"200", 432},
-                                             {"201", 4},   {"210", 195}, {"300", 19},
-                                             {"310", 15}};
+  const std::map<std::string, int> readme = {{"100", 339}, {"102", 49},  {"104", 9}, {"110", 191},
+                                             {"112", 3},   {"200", 432}, {"201", 4}, {"210", 195},
+                                             {"300", 19},  {"310", 15}};
   CHECK(count == readme);
   // Every file name carries a parseable source name whose code is the image's label.
   for (size_t i = 0; i < all.size(); ++i) {
@@ -119,8 +118,9 @@ TEST_CASE("batches: folder errors say what is missing") {
         std::string::npos);
   std::filesystem::copy_file(radgal::test::kFrdeepBatches + "/batches.meta",
                              dir.file("batches.meta"));
-  CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "train"); })
-            .find("no data_batch_* files") != std::string::npos);
+  CHECK(error_of([&] {
+          radgal::read_batch_dir(dir.path(), "train");
+        }).find("no data_batch_* files") != std::string::npos);
   CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "test"); }).find("test_batch") !=
         std::string::npos);
   CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "val"); }).find("unknown split") !=
@@ -128,8 +128,8 @@ TEST_CASE("batches: folder errors say what is missing") {
   // A MiraBest batch (labels up to 9) under FRDEEP-F's two label names.
   std::filesystem::copy_file(radgal::test::kMiraBestBatches + "/test_batch",
                              dir.file("test_batch"));
-  CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "test"); })
-            .find("names only 2 labels") != std::string::npos);
+  CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "test"); }).find("names only 2 labels") !=
+        std::string::npos);
   // An empty file where a batch should be.
   radgal::test::write_bytes(dir.file("test_batch"), nullptr, 0);
   CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "test"); }).find("empty") !=
@@ -158,7 +158,8 @@ TEST_CASE("image set file: round trip, and damage is detected") {
   CHECK(meta == "{\"made_by\": \"test\"}");
   // No temporary file is left next to it.
   int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file();
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    files += e.is_regular_file();
   CHECK(files == 1);
 
   std::vector<uint8_t> bytes = radgal::test::read_bytes(dir.file("s.rgis"));
@@ -175,6 +176,6 @@ TEST_CASE("image set file: round trip, and damage is detected") {
             .find("magic") != std::string::npos);
 
   set.labels.push_back(0);  // now inconsistent with the pixels
-  CHECK(error_of([&] { radgal::write_image_set(dir.file("t.rgis"), set); })
-            .find("inconsistent") != std::string::npos);
+  CHECK(error_of([&] { radgal::write_image_set(dir.file("t.rgis"), set); }).find("inconsistent") !=
+        std::string::npos);
 }

@@ -176,9 +176,9 @@ TEST_CASE("fits: every BITPIX reads with its value") {
   struct Case {
     int bitpix, datatype;
   };
-  for (Case c : {Case{BYTE_IMG, TBYTE}, Case{SHORT_IMG, TSHORT}, Case{LONG_IMG, TINT},
-                 Case{LONGLONG_IMG, TLONGLONG}, Case{FLOAT_IMG, TFLOAT},
-                 Case{DOUBLE_IMG, TDOUBLE}}) {
+  for (Case c :
+       {Case{BYTE_IMG, TBYTE}, Case{SHORT_IMG, TSHORT}, Case{LONG_IMG, TINT},
+        Case{LONGLONG_IMG, TLONGLONG}, Case{FLOAT_IMG, TFLOAT}, Case{DOUBLE_IMG, TDOUBLE}}) {
     CAPTURE(c.bitpix);
     const std::string path = dir.file("b" + std::to_string(c.bitpix + 100) + ".fits");
     {

@@ -21,7 +21,8 @@ radgal::LabeledSet make_set(int n, int64_t side = 6) {
     set.targets.push_back(i % 2);
     set.images.labels.push_back(i % 2);
     set.images.filenames.push_back(std::to_string(i));
-    for (int64_t p = 0; p < side * side; ++p) set.images.pixels.push_back(uint8_t((i * 31 + p) % 256));
+    for (int64_t p = 0; p < side * side; ++p)
+      set.images.pixels.push_back(uint8_t((i * 31 + p) % 256));
   }
   return set;
 }

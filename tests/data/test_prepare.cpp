@@ -136,9 +136,11 @@ TEST_CASE("prepare: real cutouts agree with their release images") {
   // Test-batch images 0, 1 and 156, and data_batch_4 images 45 and 104, whose cutouts have
   // NaN edges. The release was made from unquantised cutouts, so agreement is to a small mean
   // absolute difference in grey levels, not bit for bit.
-  const std::pair<const char*, size_t> cases[] = {
-      {"test_batch", 0}, {"test_batch", 1}, {"test_batch", 156}, {"data_batch_4", 45},
-      {"data_batch_4", 104}};
+  const std::pair<const char*, size_t> cases[] = {{"test_batch", 0},
+                                                  {"test_batch", 1},
+                                                  {"test_batch", 156},
+                                                  {"data_batch_4", 45},
+                                                  {"data_batch_4", 104}};
   for (const auto& [batch, index] : cases) {
     const radgal::ImageSet set =
         radgal::read_batch_file(radgal::test::kMiraBestBatches + "/" + batch);
