@@ -48,13 +48,13 @@ class Canvas {
 
   int width() const { return width_; }
   int height() const { return height_; }
-  Rgb get(int x, int y) const;  // throws outside the canvas
+  Rgb get(int x, int y) const;                              // throws outside the canvas
   const std::vector<uint8_t>& rgb() const { return rgb_; }  // width * height * 3 bytes
 
   void set(int x, int y, Rgb c);
   void blend(int x, int y, Rgb c, float alpha);  // alpha 0 keeps the pixel, 1 replaces it
   void fill_rect(int x0, int y0, int x1, int y1, Rgb c, float alpha = 1.f);  // x1, y1 exclusive
-  void draw_rect(int x0, int y0, int x1, int y1, Rgb c);  // 1-pixel outline
+  void draw_rect(int x0, int y0, int x1, int y1, Rgb c);                     // 1-pixel outline
   void draw_line(double x0, double y0, double x1, double y1, Rgb c, int thickness = 1);
   void draw_circle(double cx, double cy, double radius, Rgb c, bool filled);
 
@@ -113,7 +113,7 @@ struct ChartOptions {
   std::string title, x_label, y_label;
   int width = 640, height = 440;
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
-  bool diagonal = false;  // dashed y = x line (chance level of a ROC curve)
+  bool diagonal = false;             // dashed y = x line (chance level of a ROC curve)
   bool legend_bottom_right = false;  // ROC curves leave the top-right corner free
 };
 
