@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/lane_sums.h"
 
 namespace radgal::kernels::cpu {
 namespace {
@@ -297,12 +298,12 @@ void bias_gradient(const Geometry& g, const float* dy, float* dbias) {
   const int64_t out_plane = g.out_plane();
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < g.c_out; ++o) {
-    double sum = 0.0;
+    LaneSums sum;
     for (int64_t image = 0; image < g.n; ++image) {
       const float* plane = dy + (image * g.c_out + o) * out_plane;
-      for (int64_t p = 0; p < out_plane; ++p) sum += plane[p];
+      sum.add(out_plane, [&](int64_t p) { return static_cast<double>(plane[p]); });
     }
-    dbias[o] = static_cast<float>(sum);
+    dbias[o] = static_cast<float>(sum.total());
   }
 }
 
