@@ -6,6 +6,11 @@
 // owns its own output and no reference cycle forms) plus shared pointers to the nodes of its
 // inputs. After a backward pass every visited node drops both, so the graph is freed even while
 // the output tensor itself stays alive.
+//
+// Saved tensors share storage with the tensors the forward pass saw. There is no version
+// counter: writing into such a tensor in place (copy_, fill_, data()) between forward and
+// backward changes the gradients silently. Optimisers write parameters after backward, which
+// is safe.
 #pragma once
 
 #include <functional>

@@ -77,7 +77,7 @@ Storage::~Storage() {
 
 namespace {
 
-const TensorImpl& impl_of(const Tensor& t, const char* what) {
+TensorImpl& impl_of(const Tensor& t, const char* what) {
   if (!t.impl_) throw std::runtime_error(std::string(what) + ": the tensor is undefined");
   return *t.impl_;
 }
@@ -512,7 +512,7 @@ bool Tensor::requires_grad() const {
 }
 
 Tensor& Tensor::set_requires_grad(bool on) {
-  TensorImpl& t = const_cast<TensorImpl&>(impl_of(*this, "Tensor::set_requires_grad"));
+  TensorImpl& t = impl_of(*this, "Tensor::set_requires_grad");
   if (t.grad_fn) {
     throw std::runtime_error(
         "Tensor::set_requires_grad: only leaves can be marked; this tensor "
@@ -535,12 +535,11 @@ void Tensor::set_grad(const Tensor& g) {
     shape_error("Tensor::set_grad", "gradient shape " + shape_to_string(g.shape()) +
                                         " differs from tensor shape " + shape_to_string(shape()));
   }
-  impl_of(*this, "Tensor::set_grad");
-  impl_->grad = g;
+  impl_of(*this, "Tensor::set_grad").grad = g;
 }
 
 void Tensor::zero_grad() {
-  impl_of(*this, "Tensor::zero_grad"), impl_->grad = Tensor();
+  impl_of(*this, "Tensor::zero_grad").grad = Tensor();
 }
 
 void Tensor::backward() {
