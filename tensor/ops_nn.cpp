@@ -51,7 +51,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   dispatch::Conv2dShape s{x_in.size(0),      x_in.size(1),      x_in.size(2),      x_in.size(3),
                           weight_in.size(0), weight_in.size(2), weight_in.size(3), options.stride,
                           options.padding,   options.dilation};
-  if (s.out_h() < 1 || s.out_w() < 1) {
+  // Test the numerators: C++ division truncates toward zero, so out_h() alone can read 1 for a
+  // kernel that does not fit.
+  const int64_t span_h = s.dilation * (s.kh - 1) + 1, span_w = s.dilation * (s.kw - 1) + 1;
+  if (s.h + 2 * s.pad < span_h || s.w + 2 * s.pad < span_w) {
     shape_error(op, "kernel " + shape_to_string(weight_in.shape()) + " does not fit input " +
                         shape_to_string(x_in.shape()) + " with padding " +
                         std::to_string(options.padding) + " and dilation " +
@@ -98,7 +101,7 @@ dispatch::Pool2dShape pool_shape(const char* op, const Tensor& x, const Pool2dOp
                                 ", padding " + std::to_string(o.padding) + ")");
   }
   dispatch::Pool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), o.kernel, stride, o.padding};
-  if (s.out_h() < 1 || s.out_w() < 1) {
+  if (s.h + 2 * s.pad < s.kernel || s.w + 2 * s.pad < s.kernel) {
     shape_error(op, "kernel " + std::to_string(o.kernel) + " does not fit input " +
                         shape_to_string(x.shape()));
   }
