@@ -162,7 +162,8 @@ void unary_forward(const char* op, UnaryOp kind, const Tensor& x, float param, T
 void unary_backward(const char* op, UnaryOp kind, const Tensor& x, const Tensor& y,
                     const Tensor& dy, float param, Tensor& dx) {
   require_cpu(op, {&x, &y, &dy, &dx});
-  cpu::unary_backward(kind, x.numel(), x.data(), y.data(), dy.data(), param, dx.data());
+  cpu::unary_backward(kind, dx.numel(), x.defined() ? x.data() : nullptr,
+                      y.defined() ? y.data() : nullptr, dy.data(), param, dx.data());
 }
 
 void sum_reduce(const char* op, const Tensor& x, int64_t outer, int64_t r, int64_t inner,

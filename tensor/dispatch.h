@@ -36,6 +36,7 @@ void fill(const char* op, Tensor& dst, float value);  // dst dense
 void binary(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b, Tensor& y);
 void accumulate(const char* op, const Tensor& x, Tensor& y);  // y += x, both dense
 void unary_forward(const char* op, UnaryOp kind, const Tensor& x, float param, Tensor& y);
+// x or y may be undefined when the op's derivative does not read it.
 void unary_backward(const char* op, UnaryOp kind, const Tensor& x, const Tensor& y,
                     const Tensor& dy, float param, Tensor& dx);
 

@@ -24,17 +24,28 @@ Tensor binary_forward(const char* op, BinaryOp kind, const Tensor& a, const Tens
   return y;
 }
 
-// y = f(x) elementwise; the backward needs x and/or y, both saved (detached, so no cycle).
+// Which of input x and output y the derivative of each unary op reads; only those are saved.
+bool backward_reads_input(UnaryOp kind) {
+  return kind == UnaryOp::log || kind == UnaryOp::abs || kind == UnaryOp::relu ||
+         kind == UnaryOp::leaky_relu || kind == UnaryOp::pow;
+}
+bool backward_reads_output(UnaryOp kind) {
+  return kind == UnaryOp::exp || kind == UnaryOp::sqrt || kind == UnaryOp::sigmoid ||
+         kind == UnaryOp::tanh;
+}
+
+// y = f(x) elementwise. Saved tensors are detached (no cycle through y's own node).
 Tensor unary(const char* op, UnaryOp kind, const Tensor& x_in, float param) {
   require_defined(op, x_in, "input");
   const Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape());
   dispatch::unary_forward(op, kind, x, param, y);
   if (should_record({x})) {
+    const Tensor xs = backward_reads_input(kind) ? x.detach() : Tensor();
+    const Tensor ys = backward_reads_output(kind) ? y.detach() : Tensor();
     record(y, op, {x},
-           [op, kind, param, xs = x.detach(), ys = y.detach()](const Tensor& g,
-                                                               const std::vector<bool>&) {
-             Tensor dx = Tensor::empty(xs.shape());
+           [op, kind, param, xs, ys, shape = x.shape()](const Tensor& g, const std::vector<bool>&) {
+             Tensor dx = Tensor::empty(shape);
              dispatch::unary_backward(op, kind, xs, ys, g.contiguous(), param, dx);
              return std::vector<Tensor>{dx};
            });

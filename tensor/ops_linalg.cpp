@@ -78,14 +78,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
   Tensor y = matmul_forward(a, b);
   if (should_record({a, b})) {
-    record(y, "matmul", {a, b},
-           [as = a.detach(), bs = b.detach()](const Tensor& g, const std::vector<bool>& needs) {
-             // da = g b^T, db = a^T g; a 2-D operand shared over batches sums over them.
-             Tensor da, db;
-             if (needs[0]) da = sum_to(matmul_forward(g, bs.transpose(-1, -2)), as.shape());
-             if (needs[1]) db = sum_to(matmul_forward(as.transpose(-1, -2), g), bs.shape());
-             return std::vector<Tensor>{da, db};
-           });
+    // da = g b^T needs b, db = a^T g needs a; keep only what will be read.
+    const Tensor as = b.requires_grad() ? a.detach() : Tensor();
+    const Tensor bs = a.requires_grad() ? b.detach() : Tensor();
+    record(
+        y, "matmul", {a, b},
+        [as, bs, sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
+          // A 2-D operand shared over batches sums its gradient over them (sum_to).
+          Tensor da, db;
+          if (needs[0]) da = sum_to(matmul_forward(g, bs.transpose(-1, -2)), sa);
+          if (needs[1]) db = sum_to(matmul_forward(as.transpose(-1, -2), g), sb);
+          return std::vector<Tensor>{da, db};
+        });
   }
   return y;
 }
@@ -115,15 +119,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     dispatch::binary("linear", dispatch::BinaryOp::add, y, bias.expand(y.shape()), y);
   }
   if (should_record({x, weight, bias})) {
-    record(
-        y, "linear", {x, weight, bias},
-        [xs = x.detach(), ws = weight.detach()](const Tensor& g, const std::vector<bool>& needs) {
-          Tensor dx, dw, db;
-          if (needs[0]) dx = matmul_forward(g, ws);                  // (n, out) (out, in)
-          if (needs[1]) dw = matmul_forward(g.transpose(0, 1), xs);  // (out, n) (n, in)
-          if (needs[2]) db = sum(g, {0});
-          return std::vector<Tensor>{dx, dw, db};
-        });
+    const Tensor xs = weight.requires_grad() ? x.detach() : Tensor();
+    const Tensor ws = x.requires_grad() ? weight.detach() : Tensor();
+    record(y, "linear", {x, weight, bias},
+           [xs, ws](const Tensor& g, const std::vector<bool>& needs) {
+             Tensor dx, dw, db;
+             if (needs[0]) dx = matmul_forward(g, ws);                  // (n, out) (out, in)
+             if (needs[1]) dw = matmul_forward(g.transpose(0, 1), xs);  // (out, n) (n, in)
+             if (needs[2]) db = sum(g, {0});
+             return std::vector<Tensor>{dx, dw, db};
+           });
   }
   return y;
 }

@@ -163,8 +163,8 @@ void unary_backward(UnaryOp op, int64_t n, const float* x_ptr, const float* y_pt
                     const float* dy_ptr, float param, float* dx_ptr) {
   parallel_range(n, [&](int64_t begin, int64_t end) {
     const int64_t len = end - begin;
-    const float* x = x_ptr + begin;
-    const float* y = y_ptr + begin;
+    const float* x = x_ptr ? x_ptr + begin : nullptr;
+    const float* y = y_ptr ? y_ptr + begin : nullptr;
     const float* dy = dy_ptr + begin;
     float* dx = dx_ptr + begin;
     switch (op) {

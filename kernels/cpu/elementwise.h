@@ -43,8 +43,9 @@ enum class UnaryOp {
 
 // y = f(x) for n dense elements.
 void unary_forward(UnaryOp op, int64_t n, const float* x, float param, float* y);
-// dx = dy * f'(x), using whichever of x (the input) and y (the forward output) the derivative
-// needs; both are always passed.
+// dx = dy * f'(x), reading whichever of x (the input) and y (the forward output) the derivative
+// needs: x for log, abs, relu, leaky_relu, pow; y for exp, sqrt, sigmoid, tanh; neither for
+// neg, add_scalar, mul_scalar. A pointer that is not read may be null.
 void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const float* dy,
                     float param, float* dx);
 
