@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "data/md5.h"
@@ -358,6 +359,7 @@ std::vector<ReleaseCheck> check_release_dir(const std::string& dir) {
 
 ImageSet read_batch_dir(const std::string& dir, const std::string& split) {
   std::error_code ec;
+  if (fs::is_regular_file(dir, ec)) return read_image_set_split(dir, split);
   if (!fs::is_directory(dir, ec)) {
     throw std::runtime_error("read_batch_dir: " + dir + ": not a folder");
   }
@@ -450,6 +452,37 @@ void write_image_set(const std::string& path, const ImageSet& set,
     ::unlink(tmp.c_str());
     throw std::runtime_error("write_image_set: " + path + ": cannot rename: " + reason);
   }
+}
+
+ImageSet read_image_set_split(const std::string& path, const std::string& split) {
+  std::string metadata;
+  ImageSet set = read_image_set(path, &metadata);
+  if (split == "all") return set;
+  if (split != "train" && split != "test") {
+    throw std::runtime_error("read_batch_dir: unknown split '" + split +
+                             "' (expected train, test or all)");
+  }
+  const nlohmann::json meta = nlohmann::json::parse(metadata, nullptr, false);
+  const bool has_splits = meta.is_object() && meta.contains("splits") &&
+                          meta["splits"].is_array() && meta["splits"].size() == set.size();
+  if (!has_splits) {
+    throw std::runtime_error("read_batch_dir: " + path +
+                             " records no train/test split (make it with radgal prepare "
+                             "--compare BATCH_DIR, or use split \"all\")");
+  }
+  ImageSet out;
+  out.height = set.height;
+  out.width = set.width;
+  out.label_names = set.label_names;
+  const size_t image_bytes = size_t(set.height * set.width);
+  for (size_t i = 0; i < set.size(); ++i) {
+    const nlohmann::json& s = meta["splits"][i];
+    if (!s.is_string() || s.get<std::string>() != split) continue;
+    out.labels.push_back(set.labels[i]);
+    out.filenames.push_back(set.filenames[i]);
+    out.pixels.insert(out.pixels.end(), set.image(i), set.image(i) + image_bytes);
+  }
+  return out;
 }
 
 ImageSet read_image_set(const std::string& path, std::string* metadata_json) {

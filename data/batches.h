@@ -45,6 +45,9 @@ struct BatchMeta {
 BatchMeta read_batch_meta(const std::string& path);
 
 // split: "train" = data_batch_* in numeric order, "test" = test_batch, "all" = both.
+// dir may also be a compact image-set file (below): "all" gives every image, "train" and "test"
+// the images its metadata assigns to that split (radgal prepare --compare records the release's
+// split of every image it matched).
 ImageSet read_batch_dir(const std::string& dir, const std::string& split);
 
 // The batch files read_batch_dir reads for a split, in its order (throws as it does when the
@@ -83,5 +86,9 @@ std::vector<ReleaseCheck> check_release_dir(const std::string& dir);
 void write_image_set(const std::string& path, const ImageSet& set,
                      const std::string& metadata_json = "{}");
 ImageSet read_image_set(const std::string& path, std::string* metadata_json = nullptr);
+
+// The images of an image-set file in one split: "all", or "train" / "test" from a metadata
+// "splits" array holding one split name per image. Throws when the file records no split.
+ImageSet read_image_set_split(const std::string& path, const std::string& split);
 
 }  // namespace radgal

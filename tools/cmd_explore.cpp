@@ -468,7 +468,7 @@ int cmd_explore(const Args& args) {
   app.add_option("--samples", samples, "sample images per label in samples.png")
       ->check(CLI::Range(1, 20));
   app.add_option("--threads", threads, "worker threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose, "more detail");
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -78,7 +78,7 @@ int cmd_prepare(const Args& args) {
                "apply the later builder's circular mask (radius from the source size)");
   app.add_option("--mask-scale", mask_scale, "mask radius factor (the notebook variant used 1.5)");
   app.add_option("--threads", threads, "worker threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose, "print every image's difference");
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -143,32 +143,14 @@ int cmd_prepare(const Args& args) {
                             {"seconds", seconds},   {"threads", threads},
                             {"circular_mask", mask}};
 
-  // 2. the compact image set
-  if (!out_path.empty()) {
-    ImageSet set;
-    set.label_names = {"100", "102", "104", "110", "112", "200", "201", "210", "300", "310"};
-    for (const Prepared& r : results) {
-      if (!r.error.empty()) continue;
-      const std::string code = r.source ? std::to_string(r.source->code) : "unknown";
-      auto it = std::find(set.label_names.begin(), set.label_names.end(), code);
-      if (it == set.label_names.end()) it = set.label_names.insert(set.label_names.end(), code);
-      set.labels.push_back(int(it - set.label_names.begin()));
-      set.filenames.push_back(r.stem);
-      set.pixels.insert(set.pixels.end(), r.pixels.begin(), r.pixels.end());
-    }
-    const nlohmann::json meta = {{"made_by", "radgal prepare"},
-                                 {"fits_dir", fits_dir},
-                                 {"circular_mask", mask},
-                                 {"mask_scale", mask_scale}};
-    write_image_set(out_path, set, meta.dump());
-    std::printf("wrote %zu images to %s\n", set.size(), out_path.c_str());
-    summary["out"] = out_path;
-  }
-
-  // 3. comparison with the release batches
+  std::vector<std::string> split_of(results.size(), "none");  // release split, when matched
+  // 2. comparison with the release batches
   bool target_met = true;
   if (!compare_dir.empty()) {
-    const ImageSet batches = read_batch_dir(compare_dir, "all");
+    // Training batches first, then the test batch: indices from test_start on are test images.
+    ImageSet batches = read_batch_dir(compare_dir, "train");
+    const size_t test_start = batches.size();
+    batches.append(read_batch_dir(compare_dir, "test"));
     std::map<std::string, size_t> by_stem, by_key;
     for (size_t i = 0; i < batches.size(); ++i) {
       const auto s = parse_source_name(batches.filenames[i]);
@@ -179,14 +161,16 @@ int cmd_prepare(const Args& args) {
     std::vector<std::pair<double, std::string>> mads;
     std::vector<bool> batch_matched(batches.size(), false);
     int unmatched = 0;
-    for (const Prepared& r : results) {
+    for (size_t k = 0; k < results.size(); ++k) {
+      const Prepared& r = results[k];
       if (!r.error.empty()) continue;
       // Match by the whole name, else by code and position (the other fields are rounded).
       std::optional<size_t> match;
       if (auto it = by_stem.find(r.stem); it != by_stem.end()) {
         match = it->second;
       } else if (r.source) {
-        if (auto k = by_key.find(source_key(*r.source)); k != by_key.end()) match = k->second;
+        const auto found = by_key.find(source_key(*r.source));
+        if (found != by_key.end()) match = found->second;
       }
       if (!match) {
         ++unmatched;
@@ -194,6 +178,7 @@ int cmd_prepare(const Args& args) {
         continue;
       }
       batch_matched[*match] = true;
+      split_of[k] = *match >= test_start ? "test" : "train";
       const uint8_t* ref = batches.image(*match);
       double sum = 0;
       for (size_t p = 0; p < r.pixels.size(); ++p) sum += std::abs(int(r.pixels[p]) - int(ref[p]));
@@ -254,6 +239,32 @@ int cmd_prepare(const Args& args) {
                     {"batch_images_without_fits", batch_only},
                     {"worst", worst},
                     {"target_met", target_met}});
+  }
+
+  // 3. the compact image set, with the release split of every matched image
+  if (!out_path.empty()) {
+    ImageSet set;
+    nlohmann::json splits = nlohmann::json::array();
+    set.label_names = {"100", "102", "104", "110", "112", "200", "201", "210", "300", "310"};
+    for (size_t k = 0; k < results.size(); ++k) {
+      const Prepared& r = results[k];
+      if (!r.error.empty()) continue;
+      splits.push_back(split_of[k]);
+      const std::string code = r.source ? std::to_string(r.source->code) : "unknown";
+      auto it = std::find(set.label_names.begin(), set.label_names.end(), code);
+      if (it == set.label_names.end()) it = set.label_names.insert(set.label_names.end(), code);
+      set.labels.push_back(int(it - set.label_names.begin()));
+      set.filenames.push_back(r.stem);
+      set.pixels.insert(set.pixels.end(), r.pixels.begin(), r.pixels.end());
+    }
+    nlohmann::json meta = {{"made_by", "radgal prepare"},
+                           {"fits_dir", fits_dir},
+                           {"circular_mask", mask},
+                           {"mask_scale", mask_scale}};
+    if (!compare_dir.empty()) meta["splits"] = splits;  // "train", "test" or "none"
+    write_image_set(out_path, set, meta.dump());
+    std::printf("wrote %zu images to %s\n", set.size(), out_path.c_str());
+    summary["out"] = out_path;
   }
 
   if (!json_path.empty()) {

@@ -77,6 +77,13 @@ TEST_CASE("prepare command: a handful of cutouts meet the target against the rel
         radgal::prepare_mirabest(radgal::read_fits(f.str("fits/") + stem + ".fits.fz"));
     CHECK(std::equal(expected.begin(), expected.end(), set.image(i)));
   }
+  // The release split travels with the images: only the hybrid 310_162.788+010.641 is in
+  // test_batch, so the file can stand in for the batch folder.
+  const radgal::ImageSet test = radgal::read_batch_dir(f.str("set.rgis"), "test");
+  REQUIRE(test.size() == 1);
+  CHECK(test.filenames[0] == "310_162.788+010.641_0.1313_0021.56");
+  CHECK(radgal::read_batch_dir(f.str("set.rgis"), "train").size() == 4);
+  CHECK(radgal::read_batch_dir(f.str("set.rgis"), "all").size() == 5);
 }
 
 TEST_CASE("prepare command: broken input and usage errors") {
@@ -86,6 +93,13 @@ TEST_CASE("prepare command: broken input and usage errors") {
   const nlohmann::json j = read_json(f.str("r.json"));
   CHECK(j["failed"] == 1);
   CHECK(j["files"] == 6);
+
+  // Without --compare the image set records no split.
+  fs::remove(f.str("fits/200_000.000+000.000_0.1000_0010.00.fits"));
+  REQUIRE(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--out", f.str("s.rgis")}) == 0);
+  CHECK(radgal::read_batch_dir(f.str("s.rgis"), "all").size() == 5);
+  CHECK_THROWS_WITH(radgal::read_batch_dir(f.str("s.rgis"), "train"),
+                    doctest::Contains("records no train/test split"));
 
   fs::create_directories(f.str("none"));
   CHECK(radgal::tools::cmd_prepare({"--fits", f.str("none")}) == 1);
