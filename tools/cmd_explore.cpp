@@ -19,6 +19,7 @@
 #include "data/fits.h"
 #include "data/labels.h"
 #include "data/prepare.h"
+#include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/plot.h"
 #include "train/progress.h"
@@ -454,7 +455,7 @@ int cmd_explore(const Args& args) {
   CLI::App app{
       "Look at a data set before training: class table, per-class distributions of "
       "angular size, redshift and pixel statistics, a bias check, and figures.",
-      "radgal explore"};
+      "explore"};
   std::string data, json_path, plots_dir;
   int threads = omp_get_num_procs();
   int samples = 6;
@@ -470,13 +471,7 @@ int cmd_explore(const Args& args) {
   app.add_option("--threads", threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose, "more detail");
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (const auto exit_code = parse_command_line(app, args)) return *exit_code;
   set_verbose(verbose);
 
   // 1. load
@@ -656,9 +651,7 @@ int cmd_explore(const Args& args) {
     j["warnings"] = warnings;
     j["plots"] = written;
     j["failed_files"] = d.failed;
-    std::ofstream out(json_path);
-    out << j.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + json_path);
+    write_text_file(json_path, j.dump(2) + "\n");
   }
   return 0;
 }

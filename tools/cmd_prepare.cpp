@@ -15,6 +15,7 @@
 #include "data/fits.h"
 #include "data/labels.h"
 #include "data/prepare.h"
+#include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "train/progress.h"
 
@@ -63,7 +64,7 @@ int cmd_prepare(const Args& args) {
       "noise, threshold at 3 sigma, central 150x150 crop, min-max to 8 bits) and "
       "compare them with the release batches. Exit status 1 when a file cannot be "
       "prepared or the comparison misses its target.",
-      "radgal prepare"};
+      "prepare"};
   std::string fits_dir, compare_dir, json_path, out_path;
   int threads = omp_get_num_procs();
   bool verbose = false, mask = false;
@@ -80,13 +81,7 @@ int cmd_prepare(const Args& args) {
   app.add_option("--threads", threads, "worker threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose, "print every image's difference");
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (const auto exit_code = parse_command_line(app, args)) return *exit_code;
   set_verbose(verbose);
 
   // 1. prepare every cutout, in parallel
@@ -268,9 +263,7 @@ int cmd_prepare(const Args& args) {
   }
 
   if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    out << summary.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + json_path);
+    write_text_file(json_path, summary.dump(2) + "\n");
   }
   return failed > 0 || !target_met ? 1 : 0;
 }
