@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -213,7 +212,7 @@ Dataset load_fits(const std::string& dir, int threads) {
     if (std::find(mirabest.begin(), mirabest.end(), l) == mirabest.end())
       d.label_order.push_back(l);
   }
-  d.dataset = "MiraBest";
+  d.dataset = labels.size() > labels.count("unknown") ? "MiraBest" : "";
   return d;
 }
 
@@ -330,12 +329,13 @@ std::vector<FeatureReport> analyse(const Dataset& d, std::vector<std::string>& w
 // ---------------------------------------------------------------------------------------------
 // Output
 
-std::string describe(const std::string& label, std::string& cls, std::string& confidence,
-                     std::string& morphology) {
+// The class, confidence and morphology a label stands for ("-" where it says nothing).
+void describe(const std::string& label, std::string& cls, std::string& confidence,
+              std::string& morphology) {
   cls = confidence = morphology = "-";
   if (label == "FRI" || label == "FRII") {
     cls = label;
-    return label;
+    return;
   }
   if (const auto code = parse_label_code(label)) {
     const LabelCode c = *describe_label_code(*code);
@@ -343,7 +343,6 @@ std::string describe(const std::string& label, std::string& cls, std::string& co
     confidence = c.confidence;
     morphology = c.morphology;
   }
-  return label;
 }
 
 void write_plots(const std::string& dir, const Dataset& d,
