@@ -27,7 +27,9 @@ class Generator {
 
  private:
   std::array<uint64_t, 4> s_{};  // xoshiro256** state
-  uint64_t spare_normal_bits_ = 0;  // bit pattern of a cached second Box-Muller value, or 0
+  // A cached second Box-Muller value: its float bits in the low word and a presence flag in the
+  // high word (so a cached +0.0f is not mistaken for "none"); 0 when nothing is cached.
+  uint64_t spare_normal_bits_ = 0;
 };
 
 }  // namespace radgal
