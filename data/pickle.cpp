@@ -170,7 +170,19 @@ class Reader {
     doc_.arena_.back()->kind = kind;
     return doc_.arena_.back().get();
   }
-  void push(Value* v) { stack_.push_back(v); }
+  void push(Value* v) {
+    spend(1);
+    stack_.push_back(v);
+  }
+  // Every push and every container item costs one unit. A few bytes of DUP or NONE opcodes
+  // could otherwise ask for gigabytes; a real batch needs a few thousand units.
+  void spend(size_t units) {
+    budget_used_ += units;
+    if (budget_used_ > kBudget) {
+      fail("the pickle builds more than " + std::to_string(kBudget) +
+           " values, far more than any batch file");
+    }
+  }
   Value* pop() {
     if (stack_.size() <= floor()) fail("stack underflow");
     Value* v = stack_.back();
@@ -217,11 +229,13 @@ class Reader {
 
   void append_items(Value* list, const std::vector<Value*>& items) {
     if (list->kind != Kind::list) fail(std::string("APPEND to a ") + kind_name(list->kind));
+    spend(items.size());
     list->items.insert(list->items.end(), items.begin(), items.end());
   }
   void set_items(Value* dict, const std::vector<Value*>& items) {
     if (dict->kind != Kind::dict) fail(std::string("SETITEM on a ") + kind_name(dict->kind));
     if (items.size() % 2) fail("SETITEMS with an odd number of values");
+    spend(items.size());
     dict->items.insert(dict->items.end(), items.begin(), items.end());
   }
 
@@ -251,6 +265,8 @@ class Reader {
   std::vector<Value*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value*> memo_;
+  static constexpr size_t kBudget = size_t(1) << 22;
+  size_t budget_used_ = 0;
 };
 
 void Reader::step(uint8_t op) {

@@ -98,6 +98,14 @@ TEST_CASE("pickle: structural errors are reported, not crashed on") {
   CHECK(parse_error(bytes_of("\x80\x02](a.")).find("underflow") != std::string::npos);
 }
 
+TEST_CASE("pickle: a tiny file cannot make the reader build millions of values") {
+  // EMPTY_LIST then five million DUP opcodes: 5 MB that would otherwise become a huge stack.
+  std::vector<uint8_t> bytes = {0x80, 0x02, ']'};
+  bytes.insert(bytes.end(), 5000000, '2');
+  bytes.push_back('.');
+  CHECK(parse_error(bytes).find("more than 4194304 values") != std::string::npos);
+}
+
 TEST_CASE("pickle: a self-referencing list parses without leaking") {
   // EMPTY_LIST, BINPUT 0, BINGET 0, APPEND: the list contains itself.
   const auto bytes = bytes_of("\x80\x02]q\x00h\x00\x61.");
