@@ -13,9 +13,10 @@ namespace radgal {
 
 namespace {
 
-// A FIRST cutout has 9e4 pixels and a large survey mosaic 1e8; a header asking for more than
-// this is far more likely broken than real, and we refuse it before allocating.
-constexpr int64_t kMaxPixels = int64_t(1) << 28;
+// A FIRST cutout has 9e4 pixels and a FIRST survey field 2e6; a header asking for more than
+// this (8192 x 8192) is far more likely broken than real, and a tile-compressed file can ask for
+// it in a few bytes, so it is refused before anything is allocated.
+constexpr int64_t kMaxPixels = int64_t(1) << 26;
 constexpr int kMaxAxes = 9;  // FITS allows up to 999, CFITSIO's image routines handle this many
 
 std::string cfitsio_message(int status) {

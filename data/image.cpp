@@ -15,10 +15,28 @@ namespace {
 
 // Decoding a picture larger than this is refused: it would be a mosaic, not a cutout, and a
 // hostile header could otherwise ask for gigabytes.
-constexpr int64_t kMaxPixels = int64_t(1) << 28;
+constexpr int64_t kMaxPixels = int64_t(1) << 26;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("read_image: " + path + ": " + what);
+}
+
+// Decoded samples (channels per pixel: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA) to grey levels.
+template <typename Sample>
+void to_grey(const Sample* samples, int width, int height, int channels, float unit,
+             GreyImage& image) {
+  const int64_t n = int64_t(width) * height;
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.pixels.resize(size_t(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const Sample* p = samples + i * channels;
+    const float grey = channels <= 2
+                           ? float(p[0])
+                           : 0.299f * float(p[0]) + 0.587f * float(p[1]) + 0.114f * float(p[2]);
+    image.pixels[size_t(i)] = grey * unit;
+  }
 }
 
 }  // namespace
@@ -43,30 +61,17 @@ GreyImage read_image(const std::string& path) {
 
   GreyImage image;
   image.bits = stbi_is_16_bit_from_memory(bytes.data(), size) ? 16 : 8;
-  const int64_t n = int64_t(width) * height;
-  std::vector<float> samples;  // n * channels, in grey levels
   if (image.bits == 16) {
     std::unique_ptr<stbi_us, void (*)(void*)> data(
         stbi_load_16_from_memory(bytes.data(), size, &width, &height, &channels, 0),
         stbi_image_free);
     if (!data) fail(path, std::string("cannot decode (") + stbi_failure_reason() + ")");
-    samples.assign(data.get(), data.get() + n * channels);
-    for (float& s : samples) s /= 257.0f;
+    to_grey(data.get(), width, height, channels, 1.0f / 257.0f, image);
   } else {
     std::unique_ptr<stbi_uc, void (*)(void*)> data(
         stbi_load_from_memory(bytes.data(), size, &width, &height, &channels, 0), stbi_image_free);
     if (!data) fail(path, std::string("cannot decode (") + stbi_failure_reason() + ")");
-    samples.assign(data.get(), data.get() + n * channels);
-  }
-
-  image.width = width;
-  image.height = height;
-  image.channels = channels;
-  image.pixels.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = &samples[i * channels];
-    // 1 = grey, 2 = grey + alpha, 3 = RGB, 4 = RGBA
-    image.pixels[i] = channels <= 2 ? p[0] : 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+    to_grey(data.get(), width, height, channels, 1.0f, image);
   }
   return image;
 }

@@ -316,6 +316,21 @@ TEST_CASE("fits: broken files give errors naming the file and CFITSIO's reason")
     const std::string e = error_of(dir.file("empty_image.fits"));
     CHECK(e.find("no HDU holds an image") != std::string::npos);
   }
+  SUBCASE("a header asking for a huge image is refused before allocating") {
+    std::string header;
+    for (const char* card : {"SIMPLE  =                    T", "BITPIX  =                  -32",
+                             "NAXIS   =                    2", "NAXIS1  =               100000",
+                             "NAXIS2  =               100000", "END"}) {
+      std::string c = card;
+      c.resize(80, ' ');
+      header += c;
+    }
+    header.resize(2880, ' ');
+    radgal::test::write_text(dir.file("huge.fits"), header);
+    const std::string e = error_of(dir.file("huge.fits"));
+    CHECK(e.find("huge.fits") != std::string::npos);
+    CHECK(e.find("100000 x 100000 is outside") != std::string::npos);
+  }
   SUBCASE("a name with FITS filename syntax is taken literally") {
     radgal::write_fits(dir.file("odd[1].fits"), px, 100, 100);
     CHECK(read_fits(dir.file("odd[1].fits")).width == 100);
