@@ -205,9 +205,15 @@ bool direct_conv_supports(const ConvGeometry& g) {
   return g.stride == 1 && !g.pointwise();
 }
 
-// Measured on the AG-CNN layers (bench/README.md): direct is up to twice as fast with 6 output
-// channels, even with 16, and slower from 32 on, where the GEMM runs near peak.
-bool direct_conv_preferred(const ConvGeometry& g) {
+// Direct avoids the im2col copy and Eigen's weak handling of few output channels; from 32
+// channels on the GEMM runs near peak and wins. Direct's tiles are 16-24 pixels wide, so narrow
+// rows (37, 18) waste part of the last tile. Its weight gradient keeps one partial per work
+// item, which gets expensive as the weight grows.
+bool direct_conv_preferred_forward(const ConvGeometry& g) {
+  return direct_conv_supports(g) && (g.c_out <= 8 || (g.c_out <= 16 && g.out_w >= 64));
+}
+
+bool direct_conv_preferred_weight(const ConvGeometry& g) {
   return direct_conv_supports(g) && g.c_out <= 8;
 }
 
@@ -258,7 +264,7 @@ namespace {
 
 // Forward through the preferred algorithm.
 void forward(const Geometry& g, const float* x, const float* weight, const float* bias, float* y) {
-  if (direct_conv_preferred(g))
+  if (direct_conv_preferred_forward(g))
     direct_conv_forward(g, x, weight, bias, y);
   else
     im2col_conv_forward(g, x, weight, bias, y);
@@ -401,7 +407,7 @@ void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* d
   check_pointer(dy, "dy", op);
   check_pointer(dweight, "dweight", op);
   const Geometry g = conv_geometry(s);
-  if (direct_conv_preferred(g))
+  if (direct_conv_preferred_weight(g))
     direct_conv_backward_weight(g, x, dy, dweight);
   else
     im2col_conv_backward_weight(g, x, dy, dweight);

@@ -44,9 +44,12 @@ ConvGeometry conv_geometry(const Conv2dShape& s);
 ConvGeometry backward_input_geometry(const ConvGeometry& g);
 void flip_weight_for_backward_input(const ConvGeometry& g, const float* weight, float* flipped);
 
-// The algorithm conv.h uses for this geometry: direct for stride 1 with at most 8 output
-// channels (not pointwise), im2col + GEMM otherwise.
-bool direct_conv_preferred(const ConvGeometry& g);
+// The algorithm conv.h uses for this geometry (measured on the AG-CNN layers, bench/README.md):
+// forward (and stride-1 backward_input) goes direct with at most 8 output channels, or 16 on
+// rows of at least 64 pixels; backward_weight goes direct with at most 8 output channels.
+// Anything else, and everything direct does not support, uses im2col + GEMM.
+bool direct_conv_preferred_forward(const ConvGeometry& g);
+bool direct_conv_preferred_weight(const ConvGeometry& g);
 // Whether the direct algorithm can compute this geometry at all.
 bool direct_conv_supports(const ConvGeometry& g);
 

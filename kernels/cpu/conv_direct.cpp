@@ -104,10 +104,15 @@ struct PaddedRows {
 };
 
 // Channel blocks: [first, first + count) with count <= limit.
+// Sizes as equal as possible (6 channels with limit 4: 3 + 3, not 4 + 2), since a small last
+// block has too few independent accumulators to hide the multiply-add latency.
 std::vector<std::pair<int64_t, int>> channel_blocks(int64_t channels, int limit) {
+  const int64_t count = ceil_div(channels, limit);
   std::vector<std::pair<int64_t, int>> blocks;
-  for (int64_t first = 0; first < channels; first += limit)
-    blocks.emplace_back(first, static_cast<int>(std::min<int64_t>(limit, channels - first)));
+  for (int64_t b = 0; b < count; ++b) {
+    const int64_t first = b * channels / count, last = (b + 1) * channels / count;
+    blocks.emplace_back(first, static_cast<int>(last - first));
+  }
   return blocks;
 }
 
