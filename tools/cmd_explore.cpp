@@ -418,6 +418,7 @@ void write_plots(const std::string& dir, const Dataset& d,
     o.y_label = "max(AUC, 1 - AUC)";
     o.y_min = 0.5;
     o.y_max = 1.0;
+    o.y_reference = kBiasAuc;
     o.width = std::max(640, 110 * int(names.size()));
     save(plot::bar_plot(names, {separation}, {}, o), "bias_auc.png");
   }

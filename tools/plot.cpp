@@ -100,6 +100,12 @@ std::string format_number(double v, double step) {
   return buf;
 }
 
+// A centred title at double size, or normal size when that would not fit the width.
+void draw_title(Canvas& c, const std::string& title, int y) {
+  const int scale = Canvas::text_width(title, 2) <= c.width() - 10 ? 2 : 1;
+  c.draw_text((c.width() - Canvas::text_width(title, scale)) / 2, y, title, kBlack, scale);
+}
+
 // The plotting area of a chart with its frame, ticks, labels and title already drawn.
 struct Frame {
   Canvas canvas;
@@ -138,11 +144,20 @@ struct Frame {
       }
     }
     canvas.draw_rect(left, top, left + plot_w() + 1, top + plot_h() + 1, kBlack);
-    canvas.draw_text((canvas.width() - Canvas::text_width(o.title, 2)) / 2, 8, o.title, kBlack, 2);
+    draw_title(canvas, o.title, 8);
     canvas.draw_text(left + (plot_w() - Canvas::text_width(o.x_label)) / 2, canvas.height() - 18,
                      o.x_label, kBlack);
     canvas.draw_text(10, top + (plot_h() + Canvas::text_width(o.y_label)) / 2, o.y_label, kBlack, 1,
                      true);
+  }
+
+  // A dashed horizontal line at y, when y lies inside the axis range.
+  void reference_line(double y) {
+    if (!(y >= y_min && y <= y_max)) return;
+    const double py_ref = py(y);
+    for (int x = left; x < left + plot_w(); x += 10) {
+      canvas.draw_line(x, py_ref, std::min(x + 5, left + plot_w()), py_ref, {200, 0, 0}, 2);
+    }
   }
 
   void legend(const std::vector<std::pair<std::string, Rgb>>& entries, bool bottom_right) {
@@ -520,6 +535,7 @@ Canvas line_plot(const std::vector<Series>& series, const ChartOptions& o) {
       have_previous = true;
     }
   }
+  f.reference_line(o.y_reference);
   f.legend(legend, o.legend_bottom_right);
   return f.canvas;
 }
@@ -587,6 +603,7 @@ Canvas histogram(const std::vector<HistogramSeries>& series, int bins, const Cha
       if (b == 0) f.canvas.draw_line(x0, base, x0, y, c, 2);
     }
   }
+  f.reference_line(o.y_reference);
   f.legend(legend, o.legend_bottom_right);
   return f.canvas;
 }
@@ -609,8 +626,11 @@ Canvas bar_plot(const std::vector<std::string>& labels,
       if (i >= values[s].size() || !std::isfinite(values[s][i])) continue;
       const int x0 = int(std::lround(slot0 + bar_w * double(s)));
       const int x1 = int(std::lround(slot0 + bar_w * double(s + 1))) - 1;
-      const int y0 = int(std::lround(f.py(std::max(values[s][i], 0.0))));
-      const int y1 = int(std::lround(f.py(std::min(values[s][i], 0.0))));
+      // Bars grow from 0, or from the nearest axis limit when 0 is outside the range.
+      const double base = std::clamp(0.0, ymin, ymax);
+      const double value = std::clamp(values[s][i], ymin, ymax);
+      const int y0 = int(std::lround(f.py(std::max(value, base))));
+      const int y1 = int(std::lround(f.py(std::min(value, base))));
       f.canvas.fill_rect(x0, y0, x1, y1 + 1, palette(int(s)));
     }
     const std::string& label = labels[i];
@@ -620,6 +640,7 @@ Canvas bar_plot(const std::vector<std::string>& labels,
   std::vector<std::pair<std::string, Rgb>> legend;
   for (size_t s = 0; s < series_names.size(); ++s)
     legend.emplace_back(series_names[s], palette(int(s)));
+  f.reference_line(o.y_reference);
   f.legend(legend, o.legend_bottom_right);
   return f.canvas;
 }
@@ -642,7 +663,7 @@ Canvas matrix_plot(const std::vector<std::vector<double>>& values,
   const int cell = std::max(24, std::min((o.width - left - 20) / std::max(cols, 1),
                                          (o.height - top - 60) / std::max(rows, 1)));
   Canvas out(left + cell * std::max(cols, 1) + 20, top + cell * std::max(rows, 1) + 56);
-  out.draw_text((out.width() - Canvas::text_width(o.title, 2)) / 2, 8, o.title, kBlack, 2);
+  draw_title(out, o.title, 8);
   for (int r = 0; r < rows; ++r) {
     for (int c = 0; c < int(values[size_t(r)].size()); ++c) {
       const double v = values[size_t(r)][size_t(c)];
@@ -700,7 +721,7 @@ Canvas image_grid(const std::vector<Tile>& tiles, int columns, const std::string
   Canvas out(gap + cols * (tile_w + gap),
              title_h + gap + std::max(rows, 1) * (tile_h + caption_h + gap));
   if (!title.empty()) {
-    out.draw_text((out.width() - Canvas::text_width(title, 2)) / 2, 6, title, kBlack, 2);
+    draw_title(out, title, 6);
   }
   for (int i = 0; i < n; ++i) {
     const int x = gap + (i % cols) * (tile_w + gap);

@@ -115,6 +115,7 @@ struct ChartOptions {
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
   bool diagonal = false;             // dashed y = x line (chance level of a ROC curve)
   bool legend_bottom_right = false;  // ROC curves leave the top-right corner free
+  double y_reference = NAN;          // a dashed horizontal line there (e.g. a warning level)
 };
 
 struct Series {

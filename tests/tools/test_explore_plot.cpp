@@ -143,6 +143,16 @@ TEST_CASE("plot: charts and layouts have the promised sizes and survive odd data
   CHECK(plot::histogram({h}, 10, o).width() == 400);
   CHECK(plot::histogram({plot::HistogramSeries{}}, 0, o, true).width() == 400);
   CHECK(plot::bar_plot({"x", "y"}, {{1, -2}, {3}}, {"p", "q"}, o).width() == 400);
+  // A reference line is drawn only when it lies inside the axis range; bars whose base (0) lies
+  // below the range start at the bottom axis instead of spilling over the labels.
+  o.y_min = 0.5;
+  o.y_max = 1.0;
+  o.y_reference = 0.75;
+  const Canvas with_line = plot::bar_plot({"a"}, {{0.6}}, {}, o);
+  o.y_reference = 2.0;
+  const Canvas without = plot::bar_plot({"a"}, {{0.6}}, {}, o);
+  CHECK(count_not(with_line, plot::kWhite) > count_not(without, plot::kWhite));
+  CHECK(same(without.get(200, without.height() - 30), plot::kWhite));
   const Canvas m = plot::matrix_plot({{10, 0}, {2, 8}}, {"FRI", "FRII"}, {"FRI", "FRII"}, o);
   CHECK(m.width() > 100);
   CHECK(plot::colour_bar(100, 0.f, 1.f, "p").height() == 100);
