@@ -68,8 +68,8 @@ void Optimizer::step() {
     if (!grad.defined()) continue;
     if (grad.shape() != p.shape()) {
       throw std::runtime_error(name() + " step: gradient of parameter " + std::to_string(i) +
-                               " has shape " + shape_to_string(grad.shape()) +
-                               ", the parameter " + shape_to_string(p.shape()));
+                               " has shape " + shape_to_string(grad.shape()) + ", the parameter " +
+                               shape_to_string(p.shape()));
     }
     const Tensor g = grad.contiguous();
     std::vector<float*> buffers;
@@ -110,8 +110,8 @@ void Optimizer::load_state_tensors(const NamedTensorList& state) {
   auto find = [&](const std::string& key, const Shape& shape) -> const Tensor& {
     const auto it = given.find(key);
     if (it == given.end() || !it->second->defined()) {
-      throw std::runtime_error(where + "missing '" + key + "' (was the state saved by " +
-                               name() + " over the same parameters?)");
+      throw std::runtime_error(where + "missing '" + key + "' (was the state saved by " + name() +
+                               " over the same parameters?)");
     }
     if (it->second->shape() != shape) {
       throw std::runtime_error(where + "'" + key + "' has shape " +

@@ -92,8 +92,8 @@ class SGD : public Optimizer {
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)       t: the parameter's count
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9,
-       double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0.0);
+  Adam(std::vector<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+       double eps = 1e-8, double weight_decay = 0.0);
   std::string name() const override { return decoupled_ ? "adamw" : "adam"; }
 
  protected:
@@ -112,8 +112,8 @@ class Adam : public Optimizer {
 // weight_decay is PyTorch's (1e-2).
 class AdamW : public Adam {
  public:
-  AdamW(std::vector<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9,
-        double beta2 = 0.999, double eps = 1e-8, double weight_decay = 1e-2);
+  AdamW(std::vector<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weight_decay = 1e-2);
 };
 
 }  // namespace radgal

@@ -26,18 +26,18 @@
 // are more than 2h away; the helpers below make such inputs.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstdint>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <doctest/doctest.h>
 
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -46,9 +46,9 @@
 namespace radgal::testing {
 
 struct GradcheckOptions {
-  float step = 1.f / 128;   // finite-difference step h; must be a power of two
-  bool four_point = true;   // 4-point stencil (O(h^4)); false uses the 2-point one (O(h^2))
-  double atol = 1e-3;       // pass when |analytic - numeric| <= atol + rtol * |numeric|
+  float step = 1.f / 128;  // finite-difference step h; must be a power of two
+  bool four_point = true;  // 4-point stencil (O(h^4)); false uses the 2-point one (O(h^2))
+  double atol = 1e-3;      // pass when |analytic - numeric| <= atol + rtol * |numeric|
   double rtol = 1e-2;
   uint64_t seed = 20240611;  // output weights and the element sample
   // Largest number of elements checked per input; bigger inputs are checked at a random sample

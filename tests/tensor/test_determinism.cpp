@@ -37,8 +37,8 @@ std::vector<std::vector<float>> run_small_network(uint64_t seed) {
   Tensor loss = cross_entropy(logits, {0, 3, 4, 1}, {}, 0.1f);
   loss.backward();
 
-  std::vector<std::vector<float>> results = {conv.to_vector(), bn.to_vector(),
-                                             logits.to_vector(), loss.to_vector(),
+  std::vector<std::vector<float>> results = {conv.to_vector(),         bn.to_vector(),
+                                             logits.to_vector(),       loss.to_vector(),
                                              running_mean.to_vector(), running_var.to_vector()};
   for (Tensor* p : params) results.push_back(p->grad().to_vector());
   return results;
@@ -55,9 +55,9 @@ TEST_CASE("determinism: 1 and 2 threads give bit-identical forward and backward"
   const auto two_again = run_small_network(7);
   omp_set_num_threads(previous);
 
-  const char* names[] = {"conv",       "batch norm", "logits",     "loss",
-                         "running mean", "running var", "grad x",      "grad conv w", "grad conv b",
-                         "grad gamma", "grad beta",  "grad fc w",  "grad fc b"};
+  const char* names[] = {"conv",        "batch norm", "logits",      "loss",        "running mean",
+                         "running var", "grad x",     "grad conv w", "grad conv b", "grad gamma",
+                         "grad beta",   "grad fc w",  "grad fc b"};
   REQUIRE(one.size() == 13);
   for (size_t i = 0; i < one.size(); ++i) {
     INFO(names[i]);

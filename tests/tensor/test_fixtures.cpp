@@ -10,13 +10,12 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
@@ -238,12 +237,13 @@ void run_fixtures_of(const std::set<std::string>& ops) {
 }
 
 const std::set<std::string> kTestedOps = {
-    "conv2d", "max_pool2d", "avg_pool2d", "batch_norm2d", "upsample_bilinear2d", "softmax",
-    "log_softmax", "cross_entropy", "linear", "matmul", "var"};
+    "conv2d",  "max_pool2d",  "avg_pool2d",    "batch_norm2d", "upsample_bilinear2d",
+    "softmax", "log_softmax", "cross_entropy", "linear",       "matmul",
+    "var"};
 
 }  // namespace
 
-TEST_SUITE("fixtures") {
+TEST_SUITE_BEGIN("fixtures");
 
 TEST_CASE("fixtures: the index lists only ops the tests know, and the files are readable") {
   const uint32_t one = 1;
@@ -260,7 +260,9 @@ TEST_CASE("fixtures: the index lists only ops the tests know, and the files are 
   }
 }
 
-TEST_CASE("fixtures: conv2d against PyTorch") { run_fixtures_of({"conv2d"}); }
+TEST_CASE("fixtures: conv2d against PyTorch") {
+  run_fixtures_of({"conv2d"});
+}
 TEST_CASE("fixtures: max_pool2d and avg_pool2d against PyTorch") {
   run_fixtures_of({"max_pool2d", "avg_pool2d"});
 }
@@ -277,4 +279,4 @@ TEST_CASE("fixtures: linear, matmul, var against PyTorch") {
   run_fixtures_of({"linear", "matmul", "var"});
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

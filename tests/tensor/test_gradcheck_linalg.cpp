@@ -9,20 +9,20 @@
 using namespace radgal;
 using namespace radgal::testing;
 
-TEST_SUITE("grad") {
+TEST_SUITE_BEGIN("grad");
 
 TEST_CASE("gradcheck: matmul") {
   // Linear in each single element: exact differences. Outputs are sums of up to 7 products of
   // numbers in [-1, 1], so rounding stays near 1e-6.
   Generator gen(31);
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{1, 1}, {1, 1}},       {{3, 5}, {5, 2}},       {{7, 1}, {1, 3}},
-      {{1, 7}, {7, 1}},       {{2, 3, 4}, {2, 4, 5}}, {{1, 2, 3}, {1, 3, 1}},
-      {{3, 1, 7}, {3, 7, 2}}};
+      {{1, 1}, {1, 1}},       {{3, 5}, {5, 2}},       {{7, 1}, {1, 3}},      {{1, 7}, {7, 1}},
+      {{2, 3, 4}, {2, 4, 5}}, {{1, 2, 3}, {1, 3, 1}}, {{3, 1, 7}, {3, 7, 2}}};
   for (const auto& [sa, sb] : cases) {
-    check_gradients_match("matmul " + shape_to_string(sa) + " x " + shape_to_string(sb),
-                          [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
-                          {uniform_tensor(sa, gen), uniform_tensor(sb, gen)}, linear_options());
+    check_gradients_match(
+        "matmul " + shape_to_string(sa) + " x " + shape_to_string(sb),
+        [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+        {uniform_tensor(sa, gen), uniform_tensor(sb, gen)}, linear_options());
   }
 }
 
@@ -64,4 +64,4 @@ TEST_CASE("gradcheck: linear") {
   }
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

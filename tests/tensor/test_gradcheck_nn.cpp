@@ -14,9 +14,9 @@ using namespace radgal::testing;
 namespace {
 
 std::string conv_name(const Shape& x, const Shape& w, bool bias, const Conv2dOptions& o) {
-  return "conv2d x " + shape_to_string(x) + " w " + shape_to_string(w) +
-         (bias ? " bias" : "") + " stride " + std::to_string(o.stride) + " padding " +
-         std::to_string(o.padding) + " dilation " + std::to_string(o.dilation);
+  return "conv2d x " + shape_to_string(x) + " w " + shape_to_string(w) + (bias ? " bias" : "") +
+         " stride " + std::to_string(o.stride) + " padding " + std::to_string(o.padding) +
+         " dilation " + std::to_string(o.dilation);
 }
 
 std::string pool_name(const std::string& op, const Shape& x, const Pool2dOptions& o) {
@@ -26,7 +26,7 @@ std::string pool_name(const std::string& op, const Shape& x, const Pool2dOptions
 
 }  // namespace
 
-TEST_SUITE("grad") {
+TEST_SUITE_BEGIN("grad");
 
 TEST_CASE("gradcheck: softmax and log_softmax on every axis") {
   // Smooth with bounded derivatives; inputs in [-2, 2]. Forward rounding ~1e-7 / h ~ 1e-5.
@@ -57,15 +57,14 @@ TEST_CASE("gradcheck: cross_entropy with class weights and label smoothing") {
     std::vector<float> weights;
     float smoothing;
   };
-  const std::vector<Case> cases = {
-      {5, 3, {0, 2, 1, 1, 0}, {}, 0.f},
-      {5, 3, {0, 2, 1, 1, 0}, {0.2f, 1.f, 3.f}, 0.f},
-      {5, 3, {0, 2, 1, 1, 0}, {}, 0.1f},
-      {5, 3, {0, 2, 1, 1, 0}, {0.2f, 1.f, 3.f}, 0.25f},
-      {1, 2, {1}, {}, 0.f},
-      {1, 2, {0}, {2.f, 0.5f}, 0.1f},
-      {4, 2, {0, 0, 1, 0}, {0.7f, 1.3f}, 0.f},
-      {3, 7, {6, 0, 3}, {}, 0.05f}};
+  const std::vector<Case> cases = {{5, 3, {0, 2, 1, 1, 0}, {}, 0.f},
+                                   {5, 3, {0, 2, 1, 1, 0}, {0.2f, 1.f, 3.f}, 0.f},
+                                   {5, 3, {0, 2, 1, 1, 0}, {}, 0.1f},
+                                   {5, 3, {0, 2, 1, 1, 0}, {0.2f, 1.f, 3.f}, 0.25f},
+                                   {1, 2, {1}, {}, 0.f},
+                                   {1, 2, {0}, {2.f, 0.5f}, 0.1f},
+                                   {4, 2, {0, 0, 1, 0}, {0.7f, 1.3f}, 0.f},
+                                   {3, 7, {6, 0, 3}, {}, 0.05f}};
   for (const Case& c : cases) {
     const std::string name = "cross_entropy n " + std::to_string(c.n) + " c " +
                              std::to_string(c.c) + (c.weights.empty() ? "" : " weighted") +
@@ -88,15 +87,14 @@ TEST_CASE("gradcheck: conv2d") {
     bool bias;
     Conv2dOptions options;
   };
-  const std::vector<Case> cases = {
-      {{1, 1, 5, 5}, {1, 1, 3, 3}, true, {1, 0, 1}},
-      {{2, 3, 7, 6}, {4, 3, 3, 3}, true, {2, 1, 1}},
-      {{2, 2, 9, 8}, {3, 2, 3, 2}, false, {1, 2, 2}},
-      {{1, 3, 5, 7}, {2, 3, 1, 1}, false, {1, 0, 1}},
-      {{3, 1, 6, 5}, {5, 1, 5, 5}, true, {3, 2, 1}},
-      {{1, 2, 2, 3}, {3, 2, 3, 3}, true, {1, 1, 1}},
-      {{2, 2, 11, 11}, {2, 2, 3, 3}, true, {2, 1, 2}},
-      {{1, 1, 7, 7}, {1, 1, 2, 2}, false, {3, 0, 3}}};
+  const std::vector<Case> cases = {{{1, 1, 5, 5}, {1, 1, 3, 3}, true, {1, 0, 1}},
+                                   {{2, 3, 7, 6}, {4, 3, 3, 3}, true, {2, 1, 1}},
+                                   {{2, 2, 9, 8}, {3, 2, 3, 2}, false, {1, 2, 2}},
+                                   {{1, 3, 5, 7}, {2, 3, 1, 1}, false, {1, 0, 1}},
+                                   {{3, 1, 6, 5}, {5, 1, 5, 5}, true, {3, 2, 1}},
+                                   {{1, 2, 2, 3}, {3, 2, 3, 3}, true, {1, 1, 1}},
+                                   {{2, 2, 11, 11}, {2, 2, 3, 3}, true, {2, 1, 2}},
+                                   {{1, 1, 7, 7}, {1, 1, 2, 2}, false, {3, 0, 3}}};
   for (const Case& c : cases) {
     std::vector<Tensor> values = {uniform_tensor(c.x, gen), uniform_tensor(c.w, gen)};
     if (c.bias) values.push_back(uniform_tensor({c.w[0]}, gen));
@@ -119,10 +117,10 @@ TEST_CASE("gradcheck: max_pool2d with distinct values") {
     Shape x;
     Pool2dOptions options;
   };
-  const std::vector<Case> cases = {
-      {{1, 1, 4, 4}, {2, 2, 0}}, {{2, 3, 7, 5}, {2, 2, 0}}, {{1, 2, 7, 7}, {3, 2, 1}},
-      {{2, 1, 5, 6}, {3, 1, 0}}, {{1, 2, 6, 5}, {2, 0, 0}}, {{1, 1, 8, 7}, {2, 3, 1}},
-      {{1, 1, 1, 1}, {1, 1, 0}}, {{1, 1, 3, 3}, {3, 3, 1}}};
+  const std::vector<Case> cases = {{{1, 1, 4, 4}, {2, 2, 0}}, {{2, 3, 7, 5}, {2, 2, 0}},
+                                   {{1, 2, 7, 7}, {3, 2, 1}}, {{2, 1, 5, 6}, {3, 1, 0}},
+                                   {{1, 2, 6, 5}, {2, 0, 0}}, {{1, 1, 8, 7}, {2, 3, 1}},
+                                   {{1, 1, 1, 1}, {1, 1, 0}}, {{1, 1, 3, 3}, {3, 3, 1}}};
   GradcheckOptions o = linear_options();
   o.step = 1.f / 32;
   for (const Case& c : cases) {
@@ -141,9 +139,9 @@ TEST_CASE("gradcheck: avg_pool2d and global_avg_pool2d") {
     Shape x;
     Pool2dOptions options;
   };
-  const std::vector<Case> cases = {
-      {{1, 1, 4, 4}, {2, 2, 0}}, {{2, 3, 7, 5}, {2, 2, 0}}, {{1, 2, 7, 7}, {3, 2, 1}},
-      {{2, 1, 5, 6}, {3, 1, 1}}, {{1, 2, 6, 5}, {2, 0, 0}}, {{1, 1, 8, 7}, {3, 3, 1}}};
+  const std::vector<Case> cases = {{{1, 1, 4, 4}, {2, 2, 0}}, {{2, 3, 7, 5}, {2, 2, 0}},
+                                   {{1, 2, 7, 7}, {3, 2, 1}}, {{2, 1, 5, 6}, {3, 1, 1}},
+                                   {{1, 2, 6, 5}, {2, 0, 0}}, {{1, 1, 8, 7}, {3, 3, 1}}};
   for (const Case& c : cases) {
     const Pool2dOptions options = c.options;
     check_gradients_match(
@@ -152,9 +150,10 @@ TEST_CASE("gradcheck: avg_pool2d and global_avg_pool2d") {
         {uniform_tensor(c.x, gen)}, linear_options());
   }
   for (const Shape& s : std::vector<Shape>{{1, 1, 1, 1}, {2, 3, 5, 7}, {1, 4, 3, 1}}) {
-    check_gradients_match("global_avg_pool2d " + shape_to_string(s),
-                          [](const std::vector<Tensor>& in) { return global_avg_pool2d(in[0]); },
-                          {uniform_tensor(s, gen)}, linear_options());
+    check_gradients_match(
+        "global_avg_pool2d " + shape_to_string(s),
+        [](const std::vector<Tensor>& in) { return global_avg_pool2d(in[0]); },
+        {uniform_tensor(s, gen)}, linear_options());
   }
 }
 
@@ -163,18 +162,18 @@ TEST_CASE("gradcheck: batch_norm2d in training mode (x, gamma and beta)") {
   // every output of the channel changes. Inputs in [-2, 2] keep the variance of order 1;
   // rounding of up to 2 * 27 normalised outputs / h gives ~5e-5 absolute (measured).
   Generator gen(46);
-  for (const Shape& s : std::vector<Shape>{{4, 3, 2, 3}, {1, 2, 3, 3}, {5, 1, 1, 1}, {2, 3, 1, 2}}) {
+  for (const Shape& s :
+       std::vector<Shape>{{4, 3, 2, 3}, {1, 2, 3, 3}, {5, 1, 1, 1}, {2, 3, 1, 2}}) {
     const int64_t c = s[1];
     auto bn_train = [c](const std::vector<Tensor>& in) {
       // Fresh running statistics per call: training mode updates them in place.
       Tensor running_mean = Tensor::zeros({c}), running_var = Tensor::ones({c});
       return batch_norm2d(in[0], in[1], in[2], running_mean, running_var, true, 0.1f, 1e-5f);
     };
-    check_gradients_match(
-        "batch_norm2d train " + shape_to_string(s), bn_train,
-        {uniform_tensor(s, gen, -2.f, 2.f), uniform_tensor({c}, gen, 0.5f, 1.5f),
-         uniform_tensor({c}, gen)},
-        smooth_options(2e-4, 2e-3));
+    check_gradients_match("batch_norm2d train " + shape_to_string(s), bn_train,
+                          {uniform_tensor(s, gen, -2.f, 2.f), uniform_tensor({c}, gen, 0.5f, 1.5f),
+                           uniform_tensor({c}, gen)},
+                          smooth_options(2e-4, 2e-3));
   }
 }
 
@@ -188,11 +187,10 @@ TEST_CASE("gradcheck: batch_norm2d in evaluation mode") {
     Tensor running_var = Tensor::from_vector(var_values, {2});
     return batch_norm2d(in[0], in[1], in[2], running_mean, running_var, false);
   };
-  check_gradients_match("batch_norm2d eval",
-                        bn_eval,
-                        {uniform_tensor(s, gen), uniform_tensor({2}, gen, 0.5f, 1.5f),
-                         uniform_tensor({2}, gen)},
-                        linear_options());
+  check_gradients_match(
+      "batch_norm2d eval", bn_eval,
+      {uniform_tensor(s, gen), uniform_tensor({2}, gen, 0.5f, 1.5f), uniform_tensor({2}, gen)},
+      linear_options());
 }
 
 TEST_CASE("gradcheck: dropout") {
@@ -225,10 +223,10 @@ TEST_CASE("gradcheck: upsample_bilinear2d, both align_corners modes") {
     Shape x;
     int64_t out_h, out_w;
   };
-  const std::vector<Case> cases = {{{1, 1, 5, 5}, 11, 11}, {{1, 2, 4, 4}, 9, 9},
-                                   {{2, 1, 3, 5}, 7, 4},   {{1, 1, 6, 6}, 3, 3},
-                                   {{1, 1, 1, 1}, 3, 3},   {{1, 1, 4, 4}, 1, 1},
-                                   {{1, 1, 7, 5}, 7, 5},   {{1, 1, 18, 18}, 37, 37},
+  const std::vector<Case> cases = {{{1, 1, 5, 5}, 11, 11},   {{1, 2, 4, 4}, 9, 9},
+                                   {{2, 1, 3, 5}, 7, 4},     {{1, 1, 6, 6}, 3, 3},
+                                   {{1, 1, 1, 1}, 3, 3},     {{1, 1, 4, 4}, 1, 1},
+                                   {{1, 1, 7, 5}, 7, 5},     {{1, 1, 18, 18}, 37, 37},
                                    {{1, 1, 18, 18}, 75, 75}, {{1, 1, 18, 18}, 150, 150}};
   for (const Case& c : cases) {
     for (bool align : {false, true}) {
@@ -245,4 +243,4 @@ TEST_CASE("gradcheck: upsample_bilinear2d, both align_corners modes") {
   }
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

@@ -17,23 +17,30 @@ struct AxesCase {
   std::vector<int64_t> axes;
 };
 
-const std::vector<AxesCase> kAxesCases = {
-    {{7}, {}},           {{7}, {0}},          {{2, 3, 5}, {}},     {{2, 3, 5}, {0}},
-    {{2, 3, 5}, {1}},    {{2, 3, 5}, {-1}},   {{2, 3, 5}, {0, 2}}, {{2, 3, 5}, {-1, -3}},
-    {{2, 3, 5}, {0, 1, 2}}, {{3, 1, 5}, {1}}, {{1, 4, 1, 3}, {1, -1}}, {{1}, {0}}};
+const std::vector<AxesCase> kAxesCases = {{{7}, {}},
+                                          {{7}, {0}},
+                                          {{2, 3, 5}, {}},
+                                          {{2, 3, 5}, {0}},
+                                          {{2, 3, 5}, {1}},
+                                          {{2, 3, 5}, {-1}},
+                                          {{2, 3, 5}, {0, 2}},
+                                          {{2, 3, 5}, {-1, -3}},
+                                          {{2, 3, 5}, {0, 1, 2}},
+                                          {{3, 1, 5}, {1}},
+                                          {{1, 4, 1, 3}, {1, -1}},
+                                          {{1}, {0}}};
 
 std::string axes_name(const std::string& op, const AxesCase& c, bool keepdim) {
   std::string axes = "{";
   for (size_t i = 0; i < c.axes.size(); ++i) {
     axes += (i ? ", " : "") + std::to_string(c.axes[i]);
   }
-  return op + " " + shape_to_string(c.shape) + " axes " + axes + "}" +
-         (keepdim ? " keepdim" : "");
+  return op + " " + shape_to_string(c.shape) + " axes " + axes + "}" + (keepdim ? " keepdim" : "");
 }
 
 }  // namespace
 
-TEST_SUITE("grad") {
+TEST_SUITE_BEGIN("grad");
 
 TEST_CASE("gradcheck: sum and mean") {
   // Linear: exact differences.
@@ -44,8 +51,8 @@ TEST_CASE("gradcheck: sum and mean") {
       const auto axes = c.axes;
       check_gradients_match(
           axes_name("sum", c, keepdim),
-          [axes, keepdim](const std::vector<Tensor>& in) { return sum(in[0], axes, keepdim); },
-          {x}, linear_options());
+          [axes, keepdim](const std::vector<Tensor>& in) { return sum(in[0], axes, keepdim); }, {x},
+          linear_options());
       check_gradients_match(
           axes_name("mean", c, keepdim),
           [axes, keepdim](const std::vector<Tensor>& in) { return mean(in[0], axes, keepdim); },
@@ -66,12 +73,12 @@ TEST_CASE("gradcheck: max and min with distinct values") {
       const auto axes = c.axes;
       check_gradients_match(
           axes_name("max", c, keepdim),
-          [axes, keepdim](const std::vector<Tensor>& in) { return max(in[0], axes, keepdim); },
-          {x}, o);
+          [axes, keepdim](const std::vector<Tensor>& in) { return max(in[0], axes, keepdim); }, {x},
+          o);
       check_gradients_match(
           axes_name("min", c, keepdim),
-          [axes, keepdim](const std::vector<Tensor>& in) { return min(in[0], axes, keepdim); },
-          {x}, o);
+          [axes, keepdim](const std::vector<Tensor>& in) { return min(in[0], axes, keepdim); }, {x},
+          o);
     }
   }
 }
@@ -121,11 +128,10 @@ TEST_CASE("gradcheck: var") {
 }
 
 TEST_CASE("argmax picks the first maximum of each row") {
-  const Tensor x =
-      Tensor::from_vector({0.f, 2.f, 1.f, 5.f, 5.f, -1.f, -3.f, -2.f, -2.f}, {3, 3});
+  const Tensor x = Tensor::from_vector({0.f, 2.f, 1.f, 5.f, 5.f, -1.f, -3.f, -2.f, -2.f}, {3, 3});
   CHECK(argmax(x, 1) == std::vector<int64_t>{1, 0, 1});
   CHECK(argmax(x, -1) == std::vector<int64_t>{1, 0, 1});
   CHECK(argmax(x, 0) == std::vector<int64_t>{1, 1, 0});
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

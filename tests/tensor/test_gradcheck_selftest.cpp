@@ -8,7 +8,7 @@
 using namespace radgal;
 using namespace radgal::testing;
 
-TEST_SUITE("grad") {
+TEST_SUITE_BEGIN("grad");
 
 TEST_CASE("gradcheck self-test: a correct backward passes") {
   Generator gen(1);
@@ -24,9 +24,9 @@ TEST_CASE("gradcheck self-test: a gradient off by a factor fails") {
   // Forward x^2, backward x (the detached factor contributes nothing): half the true gradient.
   Generator gen(2);
   const Tensor x = away_from_zero({3, 4}, gen, 0.5f, 1.f);
-  const auto r = check_gradients(
-      [](const std::vector<Tensor>& in) { return mul(in[0], in[0].detach()); }, {x},
-      smooth_options());
+  const auto r =
+      check_gradients([](const std::vector<Tensor>& in) { return mul(in[0], in[0].detach()); }, {x},
+                      smooth_options());
   CHECK_FALSE(r.ok);
   CHECK(r.message.find("analytic") != std::string::npos);
   CHECK(r.message.find("numeric") != std::string::npos);
@@ -73,9 +73,7 @@ TEST_CASE("gradcheck self-test: inputs marked constant are not differentiated") 
   Generator gen(6);
   const Tensor a = uniform_tensor({3}, gen), b = uniform_tensor({3}, gen);
   // The gradient with respect to b would be wrong, but b is declared constant.
-  auto wrong_in_b = [](const std::vector<Tensor>& in) {
-    return mul(in[0], in[1].detach());
-  };
+  auto wrong_in_b = [](const std::vector<Tensor>& in) { return mul(in[0], in[1].detach()); };
   const auto r = check_gradients(wrong_in_b, {a, b}, linear_options(), {true, false});
   INFO(r.message);
   CHECK(r.ok);
@@ -118,4 +116,4 @@ TEST_CASE("gradcheck self-test: a step that is not a power of two is refused") {
                   std::runtime_error);
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();

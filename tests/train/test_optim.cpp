@@ -5,11 +5,10 @@
 #include <cmath>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tensor/ops.h"
 #include "tensor/random.h"
@@ -42,8 +41,7 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, const json& h
     return std::make_unique<SGD>(std::move(params), lr, h.at("momentum").get<double>(),
                                  h.at("nesterov").get<bool>(), h.at("weight_decay").get<double>());
   }
-  const double b1 = h.at("beta1"), b2 = h.at("beta2"), eps = h.at("eps"),
-               wd = h.at("weight_decay");
+  const double b1 = h.at("beta1"), b2 = h.at("beta2"), eps = h.at("eps"), wd = h.at("weight_decay");
   if (kind == "adam") return std::make_unique<Adam>(std::move(params), lr, b1, b2, eps, wd);
   if (kind == "adamw") return std::make_unique<AdamW>(std::move(params), lr, b1, b2, eps, wd);
   FAIL("unknown optimiser kind " << kind);
@@ -122,14 +120,13 @@ const std::vector<std::pair<std::string, OptimizerFactory>> kFactories = {
      [](std::vector<Tensor> p) -> std::unique_ptr<Optimizer> {
        return std::make_unique<Adam>(std::move(p), 0.01, 0.9, 0.999, 1e-8, 1e-2);
      }},
-    {"adamw",
-     [](std::vector<Tensor> p) -> std::unique_ptr<Optimizer> {
+    {"adamw", [](std::vector<Tensor> p) -> std::unique_ptr<Optimizer> {
        return std::make_unique<AdamW>(std::move(p), 0.01, 0.9, 0.999, 1e-8, 1e-2);
      }}};
 
 }  // namespace
 
-TEST_SUITE("optim") {
+TEST_SUITE_BEGIN("optim");
 
 TEST_CASE("optimisers follow torch.optim trajectories") {
   const json fixture = read_trajectories();
@@ -142,8 +139,8 @@ TEST_CASE("optimisers follow torch.optim trajectories") {
       const bool quadratic = c.at("problem") == "quadratic";
       std::vector<Tensor> params;
       for (size_t j = 0; j < c.at("shapes").size(); ++j) {
-        params.push_back(leaf(c.at("init")[j].get<std::vector<float>>(),
-                              c.at("shapes")[j].get<Shape>()));
+        params.push_back(
+            leaf(c.at("init")[j].get<std::vector<float>>(), c.at("shapes")[j].get<Shape>()));
       }
       const std::vector<double> lrs = c.at("lrs");
       auto opt = make_optimizer(kind, c.at("hyper"), params, lrs[0]);
@@ -172,8 +169,8 @@ TEST_CASE("optimisers follow torch.optim trajectories") {
         opt->step();
         for (size_t j = 0; j < params.size(); ++j) {
           check_close(name + " step " + std::to_string(s + 1) + " param " + std::to_string(j),
-                      params[j].to_vector(),
-                      c.at("trajectory")[s][j].get<std::vector<float>>(), atol, rtol);
+                      params[j].to_vector(), c.at("trajectory")[s][j].get<std::vector<float>>(),
+                      atol, rtol);
         }
       }
       CHECK(opt->step_count() == static_cast<int64_t>(lrs.size()));
@@ -454,4 +451,4 @@ TEST_CASE("a gradient of the wrong shape is reported") {
   }
 }
 
-}  // TEST_SUITE
+TEST_SUITE_END();
