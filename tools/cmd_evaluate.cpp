@@ -72,7 +72,7 @@ std::string resolve_batch_dir(const std::string& dir) {
 }
 
 struct RunSettings {
-  std::string subset;
+  std::string subset, data_dir;
   double val_fraction = -1;
   int64_t split_seed = -1;
 };
@@ -90,6 +90,9 @@ RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel&
     }
     if (auto* v = find_setting(config, {"data.subset", "subset"}); v && v->is_string()) {
       s.subset = v->get<std::string>();
+    }
+    if (auto* v = find_setting(config, {"data.dir", "data_dir"}); v && v->is_string()) {
+      s.data_dir = v->get<std::string>();
     }
     if (auto* v = find_setting(config, {"data.val_fraction", "val_fraction", "split.val_fraction"});
         v && v->is_number()) {
@@ -186,8 +189,9 @@ int cmd_evaluate(const Args& args) {
                                      "a model file instead of a run: radgal's .safetensors or a "
                                      "published AGRadGalNet state dict");
   run_opt->excludes(weights_opt);
-  app.add_option("--data", data_dir, "batch folder (holding batches.meta and test_batch)")
-      ->required();
+  app.add_option("--data", data_dir,
+                 "batch folder (holding batches.meta and test_batch); default: the run's data "
+                 "folder");
   app.add_option("--subset", subset,
                  "confident | full | frdeep (default: the run's training subset, or inferred "
                  "from a published file's name)")
@@ -222,6 +226,8 @@ int cmd_evaluate(const Args& args) {
   }
 
   // The labelled images.
+  if (data_dir.empty()) data_dir = settings.data_dir;
+  if (data_dir.empty()) throw std::runtime_error("give the labelled images with --data DIR");
   const std::string batch_dir = resolve_batch_dir(data_dir);
   LabeledSet set;
   if (split == "test") {

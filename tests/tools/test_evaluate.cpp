@@ -105,11 +105,12 @@ TEST_CASE("evaluate: a run directory supplies the subset and the validation spli
   radgal::Generator init(3);
   auto model = radgal::nn::make_model(config, init);
   radgal::nn::save_model(run.file("model.safetensors"), *model);
+  // The layout `radgal train` writes (TrainConfig::to_json): data settings under "data".
   std::ofstream(run.file("config.json"))
-      << R"({"data": {"subset": "frdeep", "val_fraction": 0.2, "split_seed": 7}})";
+      << R"({"data": {"dir": ")" << shared_data("frdeep-f/batches")
+      << R"(", "subset": "frdeep", "val_fraction": 0.2, "split_seed": 7}, "seed": 1})";
 
-  auto r = run_captured(radgal::tools::cmd_evaluate,
-                        {run.path.string(), "--data", shared_data("frdeep-f/batches")});
+  auto r = run_captured(radgal::tools::cmd_evaluate, {run.path.string()});
   REQUIRE(r.code == 0);
   CHECK(r.out.find("subset frdeep, test split, 50 images (22 FRI, 28 FRII)") != std::string::npos);
   CHECK(r.out.find("model     classic") != std::string::npos);
@@ -181,15 +182,14 @@ TEST_CASE("evaluate: usage errors") {
   auto r = code_of({"--data", shared_data("mirabest/batches")});
   CHECK(r.code == 2);
   CHECK(r.err.find("give a run directory or --weights FILE") != std::string::npos);
-  r = code_of({"--weights", weights});
-  CHECK(r.code == 2);
-  CHECK(r.err.find("--data is required") != std::string::npos);
   r = code_of({"--weights", weights, "--data", "x", "--subset", "everything"});
   CHECK(r.code == 2);
   r = code_of({"--help"});
   CHECK(r.code == 0);
   CHECK(r.out.find("--tta") != std::string::npos);
 
+  CHECK(error_of({"--weights", weights}).find("give the labelled images with --data DIR") !=
+        std::string::npos);
   CHECK(error_of({"--weights", weights, "--data", "/nonexistent"})
             .find("/nonexistent: not a batch folder") != std::string::npos);
   CHECK(error_of({"--weights", weights, "--data", shared_data("frdeep-f/batches")})
