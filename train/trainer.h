@@ -1,0 +1,172 @@
+// The training loop: epochs of augmented mini-batches, a validation pass after each, learning-rate
+// schedule, early stopping on the validation loss with the best model kept, and checkpoints from
+// which a run continues bit for bit.
+//
+// Contracts
+// - A run is a pure function of its TrainConfig and data at a fixed thread count: the seed fixes
+//   the initial weights (make_model), the dropout stream (the model's dropout generator) and the
+//   loader's order and augmentation (a function of seed and epoch). A resumed run restores
+//   weights, batch-norm statistics, optimiser state, dropout generator, schedule and
+//   early-stopping state and history, so `2 epochs` and `1 epoch, resume, 1 epoch` end with
+//   identical bits.
+// - Validation: evaluation mode, no augmentation, no gradient; the loss is the plain mean
+//   cross-entropy (no label smoothing) over the validation set. An epoch is "best" when its
+//   validation loss is strictly lower than every earlier epoch's; the best weights are kept (and
+//   written to RUN_DIR/model.safetensors). Without a validation set every epoch counts as best,
+//   so the last model is kept.
+// - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
+// - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
+//     model.safetensors       best weights and buffers, metadata radgal.config and radgal.format
+//     checkpoint.safetensors  after every epoch: the state to resume from
+//     config.json             the TrainConfig (written at the start)
+//     history.csv             one row per finished epoch
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/augment.h"
+#include "data/loader.h"
+#include "data/subsets.h"
+#include "nn/models.h"
+#include "train/optim.h"
+#include "train/schedule.h"
+
+namespace radgal {
+
+struct TrainConfig {
+  // Data (recorded for the run directory; the Trainer receives the sets themselves).
+  std::string data_dir;
+  std::string subset = "confident";
+  double val_fraction = 0.2;
+  uint64_t split_seed = 0;
+
+  nn::ModelConfig model;
+
+  // Optimisation.
+  std::string optimizer = "adamw";  // adam | adamw | sgd
+  double lr = 2e-3;                 // peak rate for onecycle and cosine
+  double weight_decay = 1e-4;       // L2 for adam and sgd, decoupled for adamw
+  double momentum = 0.9;            // sgd
+  bool nesterov = true;             // sgd
+  double clip_grad_norm = 0.0;      // > 0: scale gradients down to this global L2 norm
+  double label_smoothing = 0.0;
+  int64_t epochs = 30, batch_size = 16;
+  ScheduleOptions schedule;  // kind and shape; base_lr, steps_per_epoch and total_steps are set
+                             // from lr, the data size and epochs
+  int64_t patience = 0;      // early stopping; 0 = never stop early
+
+  bool augment = true;
+  AugmentOptions augment_options;
+
+  uint64_t seed = 0;
+
+  nlohmann::json to_json() const;
+  // Missing keys keep their defaults; malformed values throw std::invalid_argument.
+  static TrainConfig from_json(const nlohmann::json& j);
+  void validate() const;  // throws std::invalid_argument naming the option
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;  // NaN without a validation set
+  double lr = 0;                          // the rate of the epoch's last step
+  double images_per_second = 0;           // training images / training seconds
+  double elapsed_seconds = 0;             // since the run began, across resumes
+  bool best = false;
+
+  nlohmann::json to_json() const;
+  static EpochRecord from_json(const nlohmann::json& j);
+};
+
+// Lower validation loss is better; equal is not an improvement.
+class EarlyStopping {
+ public:
+  explicit EarlyStopping(int64_t patience = 0);
+
+  bool observe(double val_loss);  // true when val_loss is a new best
+  bool should_stop() const { return patience_ > 0 && bad_epochs_ >= patience_; }
+  bool has_best() const { return has_best_; }
+  double best() const { return best_; }
+  int64_t bad_epochs() const { return bad_epochs_; }
+
+  nlohmann::json state() const;
+  void load_state(const nlohmann::json& state);
+
+ private:
+  int64_t patience_;
+  double best_ = 0;
+  bool has_best_ = false;
+  int64_t bad_epochs_ = 0;
+};
+
+// Optimiser named by config.optimizer over the model's parameters.
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& config,
+                                          const std::vector<Tensor>& parameters);
+
+// Mean loss and accuracy of `model` over `set` in evaluation mode, without augmentation.
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  std::vector<double> p_frii;  // per image, softmax of the logits
+};
+EvalResult evaluate_set(nn::Classifier& model, const LabeledSet& set, int64_t batch_size = 32);
+
+class Trainer {
+ public:
+  // Builds the model (from config.model and config.seed) and the optimiser. run_dir empty: no
+  // files are written. The sets are copied.
+  Trainer(const TrainConfig& config, const LabeledSet& train, const LabeledSet& val,
+          const std::string& run_dir = "");
+  ~Trainer();
+
+  // Restores the state saved in a checkpoint written by a run of the same configuration
+  // (throws std::runtime_error naming the file when it does not fit).
+  void resume(const std::string& checkpoint_path);
+
+  // One epoch: training, validation, schedule and early-stopping bookkeeping, files.
+  EpochRecord run_epoch();
+  bool finished() const;  // all epochs done, or stopped early
+  bool stopped_early() const { return stopped_early_; }
+
+  // run_epoch until finished. With `log`, prints a header and one aligned line per epoch.
+  void fit(std::ostream* log = nullptr);
+
+  nn::Classifier& model() { return *model_; }
+  // The best weights so far (the current ones when no epoch has finished), loaded into the model
+  // by restore_best().
+  const nn::NamedTensors& best_state() const { return best_state_; }
+  void restore_best();
+  const std::vector<EpochRecord>& history() const { return history_; }
+  const TrainConfig& config() const { return config_; }
+  int64_t epochs_done() const { return static_cast<int64_t>(history_.size()); }
+  int64_t best_epoch() const;  // 0 when none
+
+  static std::string summary_header();
+  std::string summary_line(const EpochRecord& r) const;
+
+ private:
+  void write_files(bool improved);
+  double train_one_epoch(int64_t epoch, double& accuracy, double& lr);
+
+  TrainConfig config_;
+  std::string run_dir_;
+  std::shared_ptr<nn::Classifier> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::unique_ptr<Loader> loader_;
+  LabeledSet val_;
+  int64_t train_size_ = 0;
+  EarlyStopping early_stopping_;
+  bool stopped_early_ = false;
+  nn::NamedTensors best_state_;
+  std::vector<EpochRecord> history_;
+  double elapsed_before_ = 0;  // seconds spent by earlier sessions of a resumed run
+  double session_start_ = 0;
+};
+
+}  // namespace radgal
