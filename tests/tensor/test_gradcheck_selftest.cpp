@@ -116,4 +116,16 @@ TEST_CASE("gradcheck self-test: a step that is not a power of two is refused") {
                   std::runtime_error);
 }
 
+TEST_CASE("backward(w) gives the gradient of sum(out * w), the checker's premise") {
+  Generator gen(9);
+  const Tensor values = uniform_tensor({3, 4}, gen), w = uniform_tensor({3, 4}, gen);
+  Tensor a = values.clone().detach(), b = values.clone().detach();
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  tanh(a).backward(w);
+  Tensor loss = sum(mul(tanh(b), w));
+  loss.backward();
+  CHECK(a.grad().to_vector() == b.grad().to_vector());
+}
+
 TEST_SUITE_END();
