@@ -12,15 +12,14 @@
 //
 // backward_input with stride 1 is itself a convolution (dy with the flipped, transposed
 // weight), so it goes through the forward algorithms; other strides scatter columns back
-// (col2im), one image per thread.
+// (col2im), one image per thread. The direct algorithm lives in conv_direct.cpp; the choice
+// between the two is made here, by shape alone.
 #include "kernels/cpu/conv.h"
 
 #include <omp.h>
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>

@@ -17,7 +17,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -103,9 +102,9 @@ struct PaddedRows {
   }
 };
 
-// Channel blocks: [first, first + count) with count <= limit.
-// Sizes as equal as possible (6 channels with limit 4: 3 + 3, not 4 + 2), since a small last
-// block has too few independent accumulators to hide the multiply-add latency.
+// Channel blocks (first, count) with count <= limit, as equal as possible (6 channels with
+// limit 4: 3 + 3, not 4 + 2), since a small last block has too few independent accumulators to
+// hide the multiply-add latency.
 std::vector<std::pair<int64_t, int>> channel_blocks(int64_t channels, int limit) {
   const int64_t count = ceil_div(channels, limit);
   std::vector<std::pair<int64_t, int>> blocks;
