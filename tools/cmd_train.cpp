@@ -1,0 +1,243 @@
+// `radgal train`: trains a classifier on a MiraBest or FRDEEP-F subset and writes a run directory
+// (train/trainer.h lists its files). With --resume it continues the run in --out from its
+// checkpoint, bit for bit; options left out are taken from the checkpoint, options given must
+// match it.
+//
+// The defaults are the CPU recipe: AdamW with a one-cycle schedule at a high peak rate, batch 16,
+// the published augmentation (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1) plus flips,
+// label smoothing, and the best epoch chosen by validation loss. bench/RECIPE.md gives the
+// measurements behind each choice.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "data/batches.h"
+#include "data/subsets.h"
+#include "tools/cli_support.h"
+#include "tools/commands.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+
+namespace radgal::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A folder holding batches.meta, or one whose batches/ subfolder does (../shared/data/mirabest).
+std::string find_batch_dir(const std::string& dir) {
+  if (fs::exists(fs::path(dir) / "batches.meta")) return dir;
+  if (fs::exists(fs::path(dir) / "batches" / "batches.meta")) {
+    return (fs::path(dir) / "batches").string();
+  }
+  throw std::runtime_error(dir + ": not a batch folder (no batches.meta in it or in " + dir +
+                           "/batches)");
+}
+
+// The recipe's defaults; everything can be overridden on the command line.
+TrainConfig recipe_defaults() {
+  TrainConfig c;
+  c.model.arch = "agcnn";
+  c.model.norm = "softmax";
+  c.model.aggregation = "concat";
+  c.model.gates = 3;
+  c.model.dropout = 0.5f;
+  c.optimizer = "adamw";
+  c.lr = 2e-3;
+  c.weight_decay = 1e-4;
+  c.label_smoothing = 0.1;
+  c.epochs = 30;
+  c.batch_size = 16;
+  c.schedule.kind = ScheduleKind::onecycle;
+  c.schedule.pct_start = 0.2;
+  c.augment = true;
+  c.augment_options.hflip = true;
+  c.val_fraction = 0.2;
+  return c;
+}
+
+std::string with_thousands(int64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
+  return s;
+}
+
+}  // namespace
+
+int cmd_train(const Args& args) {
+  CLI::App app{"Train a classifier on a MiraBest or FRDEEP-F subset; writes RUN_DIR with the best "
+               "model (model.safetensors), checkpoint.safetensors, config.json and history.csv.",
+               "train"};
+  const TrainConfig d = recipe_defaults();
+  std::string data_dir, out_dir, subset = d.subset, arch = d.model.arch, norm = d.model.norm,
+                                 aggregation = d.model.aggregation, optimizer = d.optimizer,
+                                 schedule = to_string(d.schedule.kind);
+  int gates = d.model.gates, threads = 0;
+  float dropout = d.model.dropout;
+  int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience;
+  double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
+         label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0;
+  uint64_t seed = d.seed;
+  bool resume = false, no_augment = false, verbose_flag = false;
+
+  // Each configuration option, with how it applies to a TrainConfig when given.
+  std::vector<std::pair<CLI::Option*, std::function<void(TrainConfig&)>>> settings;
+  auto setting = [&](CLI::Option* o, std::function<void(TrainConfig&)> apply) {
+    settings.emplace_back(o, std::move(apply));
+    return o;
+  };
+  app.add_option("--data", data_dir, "batch folder: MiraBest or FRDEEP-F (holding batches.meta, "
+                                     "or its parent)");
+  app.add_option("--out", out_dir, "run directory to write")->required();
+  setting(app.add_option("--subset", subset, "confident | full | frdeep (default confident)")
+              ->check(CLI::IsMember({"confident", "full", "uncertain", "frdeep"})),
+          [&](TrainConfig& c) { c.subset = subset; });
+  setting(app.add_option("--model", arch, "agcnn | cnn | classic (default agcnn)")
+              ->check(CLI::IsMember({"agcnn", "cnn", "classic"})),
+          [&](TrainConfig& c) { c.model.arch = arch; });
+  setting(app.add_option("--norm", norm,
+                         "attention normalisation: softmax | range_norm | sigmoid | "
+                         "std_mean_norm | tanh (default softmax)")
+              ->check(CLI::IsMember({"softmax", "range_norm", "sigmoid", "std_mean_norm", "tanh"})),
+          [&](TrainConfig& c) { c.model.norm = norm; });
+  setting(app.add_option("--aggregation", aggregation,
+                         "concat | mean | deep_sup | ft (default concat)")
+              ->check(CLI::IsMember({"concat", "mean", "deep_sup", "ft"})),
+          [&](TrainConfig& c) { c.model.aggregation = aggregation; });
+  setting(app.add_option("--gates", gates, "attention gates 0..3 (default 3)")
+              ->check(CLI::Range(0, 3)),
+          [&](TrainConfig& c) { c.model.gates = gates; });
+  setting(app.add_option("--dropout", dropout, "dropout on the gate vectors (default 0.5)")
+              ->check(CLI::Range(0.0, 0.95)),
+          [&](TrainConfig& c) { c.model.dropout = dropout; });
+  setting(app.add_option("--epochs", epochs, "passes over the training set (default 30)")
+              ->check(CLI::Range(int64_t{1}, int64_t{100000})),
+          [&](TrainConfig& c) { c.epochs = epochs; });
+  setting(app.add_option("--batch", batch, "images per step (default 16)")
+              ->check(CLI::Range(int64_t{1}, int64_t{4096})),
+          [&](TrainConfig& c) { c.batch_size = batch; });
+  setting(app.add_option("--lr", lr, "learning rate; the peak for onecycle and cosine "
+                                     "(default 2e-3)")
+              ->check(CLI::PositiveNumber),
+          [&](TrainConfig& c) { c.lr = lr; });
+  setting(app.add_option("--optimizer", optimizer, "adamw | adam | sgd (default adamw)")
+              ->check(CLI::IsMember({"adam", "adamw", "sgd"})),
+          [&](TrainConfig& c) { c.optimizer = optimizer; });
+  setting(app.add_option("--weight-decay", weight_decay, "(default 1e-4)")
+              ->check(CLI::NonNegativeNumber),
+          [&](TrainConfig& c) { c.weight_decay = weight_decay; });
+  setting(app.add_option("--schedule", schedule,
+                         "none | step | cosine | onecycle | plateau (default onecycle)")
+              ->check(CLI::IsMember({"none", "step", "cosine", "onecycle", "plateau"})),
+          [&](TrainConfig& c) { c.schedule.kind = parse_schedule(schedule); });
+  setting(app.add_option("--warmup", warmup,
+                         "warm-up share of all steps for onecycle and cosine (default 0.2)")
+              ->check(CLI::Range(0.0, 0.9)),
+          [&](TrainConfig& c) {
+            c.schedule.pct_start = warmup;
+            c.schedule.warmup_fraction = warmup;
+          });
+  setting(app.add_option("--label-smoothing", label_smoothing, "(default 0.1)")
+              ->check(CLI::Range(0.0, 0.5)),
+          [&](TrainConfig& c) { c.label_smoothing = label_smoothing; });
+  setting(app.add_option("--clip-grad", clip, "clip the global gradient norm (0: off)")
+              ->check(CLI::NonNegativeNumber),
+          [&](TrainConfig& c) { c.clip_grad_norm = clip; });
+  setting(app.add_flag("--no-augment", no_augment, "train on the images as stored"),
+          [&](TrainConfig& c) { c.augment = !no_augment; });
+  setting(app.add_option("--seed", seed, "seed of the split, weights, order, augmentation and "
+                                         "dropout (default 0)"),
+          [&](TrainConfig& c) {
+            c.seed = seed;
+            c.split_seed = seed;
+          });
+  setting(app.add_option("--val-fraction", val_fraction,
+                         "share of the training batches held out for validation (default 0.2)")
+              ->check(CLI::Range(0.0, 0.9)),
+          [&](TrainConfig& c) { c.val_fraction = val_fraction; });
+  setting(app.add_option("--patience", patience,
+                         "stop after N epochs without a lower validation loss (0: never)")
+              ->check(CLI::NonNegativeNumber),
+          [&](TrainConfig& c) { c.patience = patience; });
+  app.add_flag("--resume", resume, "continue the run in --out from its checkpoint");
+  app.add_option("--threads", threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
+  app.add_flag("--verbose", verbose_flag, "timing and memory on stderr");
+  if (auto code = parse_command_line(app, args)) return *code;
+  if (verbose_flag) set_verbose(true);
+  if (threads > 0) omp_set_num_threads(threads);
+
+  // The configuration: the recipe (or the checkpoint's, when resuming) with the options given.
+  const std::string checkpoint_path = out_dir + "/checkpoint.safetensors";
+  TrainConfig config = d;
+  if (resume) {
+    if (!fs::exists(checkpoint_path)) {
+      throw std::runtime_error(checkpoint_path + ": no checkpoint to resume from");
+    }
+    config = TrainConfig::from_json(read_checkpoint(checkpoint_path).train_config);
+  } else if (fs::exists(checkpoint_path)) {
+    throw std::runtime_error(out_dir + " already holds a run; add --resume to continue it, or "
+                                       "choose another --out");
+  }
+  for (auto& [option, apply] : settings)
+    if (option->count() > 0) apply(config);
+  if (!data_dir.empty()) config.data_dir = data_dir;
+  if (config.data_dir.empty()) throw std::runtime_error("--data is required");
+  config.validate();
+
+  // The data.
+  const std::string batch_dir = find_batch_dir(config.data_dir);
+  config.data_dir = fs::absolute(batch_dir).lexically_normal().string();
+  const LabeledSet all =
+      select_subset(read_batch_dir(batch_dir, "train"), parse_subset(config.subset));
+  auto [train, val] = split_train_val(all, config.val_fraction, config.split_seed);
+  if (all.images.height != config.model.image_size) {
+    config.model.image_size = static_cast<int>(all.images.height);
+    config.validate();
+  }
+
+  Trainer trainer(config, train, val, out_dir);
+  if (resume) trainer.resume(checkpoint_path);
+
+  const int64_t params = trainer.model().parameter_count();
+  std::printf("model     %s, %s parameters\n", config.model.describe().c_str(),
+              with_thousands(params).c_str());
+  std::printf("data      %s: %s, %zu train, %zu validation\n", batch_dir.c_str(),
+              config.subset.c_str(), train.size(), val.size());
+  std::printf("training  %s lr %.3g, %s schedule, %lld epochs of batch %lld, seed %llu, "
+              "%d threads\n",
+              config.optimizer.c_str(), config.lr, to_string(config.schedule.kind).c_str(),
+              static_cast<long long>(config.epochs), static_cast<long long>(config.batch_size),
+              static_cast<unsigned long long>(config.seed), omp_get_max_threads());
+  if (resume) {
+    std::printf("resumed   after epoch %lld\n", static_cast<long long>(trainer.epochs_done()));
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+
+  trainer.fit(&std::cout);
+
+  const int64_t best = trainer.best_epoch();
+  const EpochRecord& b = trainer.history()[size_t(std::max<int64_t>(best, 1) - 1)];
+  std::printf("\nbest      epoch %lld: val loss %.4f, val accuracy %.2f%%\n",
+              static_cast<long long>(best), b.val_loss, 100.0 * b.val_accuracy);
+  std::printf("saved     %s/model.safetensors (evaluate: radgal evaluate %s)\n", out_dir.c_str(),
+              out_dir.c_str());
+  if (verbose()) {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::fprintf(stderr, "train: %s in all, peak memory %.0f MiB\n",
+                 format_duration(trainer.history().back().elapsed_seconds).c_str(),
+                 double(usage.ru_maxrss) / 1024.0);
+  }
+  return 0;
+}
+
+}  // namespace radgal::tools
