@@ -182,7 +182,9 @@ int cmd_evaluate(const Args& args) {
   std::string run_dir, weights, data_dir, subset, split = "test", json_path, plots_dir;
   int tta = 0, threads = 0;
   uint64_t seed = 0;
-  int64_t batch = 4;  // larger batches are no faster on a CPU; each image costs ~35 MB
+  // One image at a time is the fastest on a CPU (its activations stay in cache) and the leanest
+  // (about 50 MB peak; each further image in a batch adds about 35 MB).
+  int64_t batch = 1;
   bool verbose_flag = false;
   auto* run_opt = app.add_option("run_dir", run_dir, "run directory written by radgal train");
   auto* weights_opt = app.add_option("--weights", weights,

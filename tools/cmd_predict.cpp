@@ -107,7 +107,9 @@ int cmd_predict(const Args& args) {
   std::string model_path, maps_dir, json_path;
   std::vector<std::string> files;
   int threads = 0;
-  int64_t batch = 4;  // larger batches are no faster on a CPU; each image costs ~35 MB
+  // One image at a time is the fastest on a CPU (its activations stay in cache) and the leanest
+  // (about 50 MB peak; each further image in a batch adds about 35 MB).
+  int64_t batch = 1;
   bool verbose_flag = false;
   app.add_option("--model", model_path, "run directory or model .safetensors file")->required();
   app.add_option("files", files, "FITS, PNG or JPEG files")->required();

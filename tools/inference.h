@@ -18,7 +18,7 @@ Tensor grey_levels_to_input(const float* grey, int64_t n, int64_t h, int64_t w);
 Tensor grey_levels_to_input(const uint8_t* grey, int64_t n, int64_t h, int64_t w);
 
 struct InferenceOptions {
-  int64_t batch_size = 4;
+  int64_t batch_size = 1;
   int tta = 0;        // 0: one plain pass; N > 0: mean of N randomly augmented passes
   uint64_t seed = 0;  // seeds the augmentations
   bool keep_attention = false;
