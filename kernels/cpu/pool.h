@@ -1,4 +1,5 @@
-// Max and average pooling, global average pooling, on raw NCHW float buffers (CPU).
+// Max and average pooling on raw NCHW float buffers (CPU). Global average pooling needs no kernel
+// of its own: tensor/ops_nn.cpp builds it as a mean over the spatial axes.
 // Floor mode. Outputs are OVERWRITTEN.
 #pragma once
 
