@@ -4,8 +4,8 @@
 //
 // The toy classes mimic the Fanaroff-Riley morphologies at 32 x 32 pixels:
 //   class 0 ("FRI-like")   a bright centred core with two short, fading jets
-//   class 1 ("FRII-like")  two bright lobes at opposite ends, 6-11 px from the centre, with at
-//                          most a faint core
+//   class 1 ("FRII-like")  two bright lobes at opposite ends, 4-11 px from the centre, with at
+//                          most a fainter core
 // each at a random orientation and size, with Gaussian noise, then clipped at zero and scaled to
 // 0-255 as MiraBest's images were.
 #include <omp.h>
@@ -54,21 +54,21 @@ LabeledSet synthetic_set(int64_t n, uint64_t seed) {
     const double cx = c + gen.uniform(-1.5f, 1.5f), cy = c + gen.uniform(-1.5f, 1.5f);
     if (target == 0) {
       add_blob(img, cx, cy, gen.uniform(1.5f, 2.5f), 1.0);
-      const double jet = gen.uniform(4.f, 8.f);
+      const double jet = gen.uniform(5.f, 11.f), strength = gen.uniform(0.4f, 0.8f);
       for (double t = 1.5; t < jet; t += 0.75) {  // fading jets on both sides
-        const double a = 0.5 * (1.0 - t / jet);
+        const double a = strength * (1.0 - t / jet);
         add_blob(img, cx + t * ux, cy + t * uy, 1.2, a);
         add_blob(img, cx - t * ux, cy - t * uy, 1.2, a);
       }
     } else {
-      const double r = gen.uniform(6.f, 11.f);
-      add_blob(img, cx + r * ux, cy + r * uy, gen.uniform(1.2f, 2.2f), gen.uniform(0.6f, 1.f));
-      add_blob(img, cx - r * ux, cy - r * uy, gen.uniform(1.2f, 2.2f), gen.uniform(0.6f, 1.f));
-      add_blob(img, cx, cy, 1.2, gen.uniform(0.f, 0.3f));
+      const double r = gen.uniform(4.f, 11.f);
+      add_blob(img, cx + r * ux, cy + r * uy, gen.uniform(1.2f, 2.5f), gen.uniform(0.5f, 1.f));
+      add_blob(img, cx - r * ux, cy - r * uy, gen.uniform(1.2f, 2.5f), gen.uniform(0.5f, 1.f));
+      add_blob(img, cx, cy, 1.5, gen.uniform(0.f, 0.6f));
     }
     float peak = 0;
     for (float& v : img) {
-      v = std::max(0.f, v + gen.normal(0.f, 0.06f));
+      v = std::max(0.f, v + gen.normal(0.f, 0.12f));
       peak = std::max(peak, v);
     }
     for (float v : img) set.images.pixels.push_back(uint8_t(std::lround(255.f * v / peak)));
