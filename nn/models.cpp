@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <set>
 #include <stdexcept>
 
@@ -407,6 +408,16 @@ void load_state(Module& module, const NamedTensors& tensors, const std::string& 
       throw std::runtime_error(source_path + ": tensor " + name + " has shape " +
                                shape_to_string(source->shape()) + ", " + model_name + " expects " +
                                shape_to_string(target.shape()));
+    }
+    // A NaN or infinite weight makes every prediction NaN (read as a confident class downstream),
+    // so such a file is refused here rather than producing quiet nonsense.
+    size_t non_finite = 0;
+    const float* values = source->data();
+    for (int64_t i = 0; i < source->numel(); ++i) non_finite += !std::isfinite(values[i]);
+    if (non_finite > 0) {
+      throw std::runtime_error(source_path + ": tensor " + name + " holds " +
+                               std::to_string(non_finite) + " non-finite value" +
+                               (non_finite == 1 ? "" : "s") + " (NaN or infinity)");
     }
     copies.emplace_back(target, source);
   }

@@ -168,6 +168,13 @@ Entry parse_entry(const std::string& name, const nlohmann::json& info, const std
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  // A directory opens as a stream on Linux and reports a huge size, so check the kind first.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    fail(path, std::string("cannot open: ") + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a safetensors file");
+  if (!S_ISREG(st.st_mode)) fail(path, "is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   in.seekg(0, std::ios::end);

@@ -388,6 +388,17 @@ TEST_CASE("load_state copies by name and refuses wrong files with a clear messag
   file.add("extra.weight", Tensor::zeros({3}));
   expect_error(file, "model.safetensors: tensor extra.weight [3] is not part of the agcnn");
 
+  // Non-finite weights: counted and named, nothing copied.
+  file = radgal::nn::state_of(*fresh);
+  for (auto& [name, t] : file.tensors) {
+    if (name != "conv1a.weight") continue;
+    t = Tensor::from_vector(t.to_vector(), t.shape());
+    t.data()[0] = std::nanf("");
+    t.data()[3] = INFINITY;
+    t.data()[5] = -INFINITY;
+  }
+  expect_error(file, "model.safetensors: tensor conv1a.weight holds 3 non-finite values");
+
   // The published files' extras and omissions are accepted: unused fc1..fc3, no
   // num_batches_tracked.
   file = radgal::nn::state_of(*fresh);
@@ -442,5 +453,12 @@ TEST_CASE("save_model and load_model round trip a run's model file") {
   fs::remove(dir + "/model.safetensors");
   CHECK_THROWS_WITH_AS(radgal::nn::load_model(dir), doctest::Contains("not a run directory"),
                        std::runtime_error);
+  // model.safetensors being a directory: a clear message naming it, not std::bad_alloc.
+  fs::create_directory(dir + "/model.safetensors");
+  CHECK_THROWS_WITH_AS(radgal::nn::load_model(dir),
+                       doctest::Contains((dir + "/model.safetensors: is a directory").c_str()),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(radgal::nn::read_safetensors(dir),
+                       doctest::Contains((dir + ": is a directory").c_str()), std::runtime_error);
   fs::remove_all(dir);
 }
