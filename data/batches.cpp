@@ -173,6 +173,45 @@ std::vector<std::string> training_batches(const std::string& dir) {
   return paths;
 }
 
+// Throws when data_batch_1 .. data_batch_N has gaps (a lost file would otherwise shrink the
+// training set without a word), or when batches.meta is an official release file and the folder
+// lacks any of that release's training batches.
+void require_complete_training_set(const std::string& dir, const std::vector<std::string>& files) {
+  const std::string prefix = "data_batch_";
+  std::vector<long> numbers;
+  for (const std::string& f : files)
+    numbers.push_back(std::stol(base_name(f).substr(prefix.size())));
+  long expected = numbers.empty() ? 0 : numbers.back();
+  std::string release;
+  const std::string meta_path = (fs::path(dir) / "batches.meta").string();
+  std::error_code ec;
+  if (fs::is_regular_file(meta_path, ec)) {
+    const std::string meta_md5 = md5_hex_of_file(meta_path);
+    for (const ReleaseFile& r : kReleaseFiles) {
+      if (std::string(r.name) == "batches.meta" && meta_md5 == r.md5) release = r.dataset;
+    }
+    long official = 0;
+    for (const ReleaseFile& r : kReleaseFiles) {
+      if (!release.empty() && release == r.dataset && std::string(r.name).rfind(prefix, 0) == 0) {
+        ++official;
+      }
+    }
+    expected = std::max(expected, official);
+  }
+  std::string missing;
+  for (long n = 1; n <= expected; ++n) {
+    if (std::binary_search(numbers.begin(), numbers.end(), n)) continue;
+    missing += (missing.empty() ? "" : ", ") + prefix + std::to_string(n);
+  }
+  if (missing.empty()) return;
+  const std::string why =
+      release.empty()
+          ? "the training batches must be numbered 1.." + std::to_string(expected) + " without gaps"
+          : "its batches.meta is the official " + release + " release file, whose " +
+                "training set is data_batch_1..data_batch_" + std::to_string(expected);
+  throw std::runtime_error("read_batch_dir: " + dir + ": missing " + missing + " (" + why + ")");
+}
+
 // Little-endian serialisation helpers for the compact file.
 void put_u32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out += char((v >> (8 * i)) & 0xff);
@@ -338,6 +377,7 @@ std::vector<std::string> batch_files(const std::string& dir, const std::string& 
     if (files.empty()) {
       throw std::runtime_error("read_batch_dir: " + dir + ": no data_batch_* files");
     }
+    require_complete_training_set(dir, files);
   }
   if (split == "test" || split == "all") files.push_back((fs::path(dir) / "test_batch").string());
   if (files.empty()) {

@@ -44,7 +44,10 @@ struct BatchMeta {
 };
 BatchMeta read_batch_meta(const std::string& path);
 
-// split: "train" = data_batch_* in numeric order, "test" = test_batch, "all" = both.
+// split: "train" = data_batch_* in numeric order, "test" = test_batch, "all" = both. For "train"
+// and "all" the numbering must run 1..N without gaps, and a folder whose batches.meta is an
+// official release file must hold every training batch of that release; otherwise it throws
+// naming the folder and the missing files (batch_files and check_release_dir too).
 // dir may also be a compact image-set file (below): "all" gives every image, "train" and "test"
 // the images its metadata assigns to that split (radgal prepare --compare records the release's
 // split of every image it matched).

@@ -92,20 +92,23 @@ TEST_CASE("batches: the release files are recognised; a changed copy is reported
     CHECK(check.dataset == "FRDEEP-F");
   }
   TempDir dir;
-  for (const char* name : {"batches.meta", "data_batch_1", "test_batch"}) {
+  for (const char* name : {"batches.meta", "test_batch"}) {
     std::filesystem::copy_file(radgal::test::kFrdeepBatches + "/" + name, dir.file(name));
+  }
+  for (int i = 1; i <= 11; ++i) {
+    const std::string name = "data_batch_" + std::to_string(i);
+    std::filesystem::create_symlink(radgal::test::kFrdeepBatches + "/" + name, dir.file(name));
   }
   // Flip one pixel byte deep inside the test batch: still a valid pickle, no longer the release.
   std::vector<uint8_t> bytes = radgal::test::read_bytes(dir.file("test_batch"));
   bytes[bytes.size() / 2] ^= 1;
   radgal::test::write_bytes(dir.file("test_batch"), bytes);
   const auto checks = radgal::check_release_dir(dir.path());
-  REQUIRE(checks.size() == 3);
-  CHECK(checks[0].official());
-  CHECK(checks[1].official());
-  CHECK(checks[2].differs());
-  CHECK(checks[2].expected_md5 == "4e06889b1e7713deb46e62887eb37727");
-  CHECK(radgal::read_batch_dir(dir.path(), "all").size() == 100);
+  REQUIRE(checks.size() == 13);
+  for (size_t i = 0; i < 12; ++i) CHECK(checks[i].official());
+  CHECK(checks[12].differs());
+  CHECK(checks[12].expected_md5 == "4e06889b1e7713deb46e62887eb37727");
+  CHECK(radgal::read_batch_dir(dir.path(), "all").size() == 600);
   // Recognition by content alone, without knowing the data set.
   CHECK(radgal::check_release_file(dir.file("data_batch_1"), "").dataset == "FRDEEP-F");
 }
@@ -134,6 +137,31 @@ TEST_CASE("batches: folder errors say what is missing") {
   radgal::test::write_bytes(dir.file("test_batch"), nullptr, 0);
   CHECK(error_of([&] { radgal::read_batch_dir(dir.path(), "test"); }).find("empty") !=
         std::string::npos);
+}
+
+TEST_CASE("batches: a missing training batch is an error, not a smaller set") {
+  TempDir dir;
+  const std::string meta = radgal::test::kMiraBestBatches + "/batches.meta";
+  std::filesystem::create_symlink(meta, dir.file("batches.meta"));
+  std::filesystem::create_symlink(radgal::test::kMiraBestBatches + "/test_batch",
+                                  dir.file("test_batch"));
+  for (int i : {1, 2, 3, 4, 5, 7}) {
+    const std::string name = "data_batch_" + std::to_string(i);
+    std::filesystem::create_symlink(radgal::test::kMiraBestBatches + "/" + name, dir.file(name));
+  }
+  // A gap in the numbering.
+  std::string error = error_of([&] { radgal::read_batch_dir(dir.path(), "train"); });
+  CHECK(error.find(dir.path()) != std::string::npos);
+  CHECK(error.find("missing data_batch_6 (") != std::string::npos);
+  CHECK(error_of([&] { radgal::check_release_dir(dir.path()); }).find("data_batch_6") !=
+        std::string::npos);
+  // The test split alone does not need the training batches.
+  CHECK(radgal::read_batch_dir(dir.path(), "test").size() == 157);
+  // No gap, but the official batches.meta promises seven training batches.
+  std::filesystem::remove(dir.file("data_batch_7"));
+  error = error_of([&] { radgal::read_batch_dir(dir.path(), "all"); });
+  CHECK(error.find("missing data_batch_6, data_batch_7") != std::string::npos);
+  CHECK(error.find("official MiraBest") != std::string::npos);
 }
 
 TEST_CASE("image set file: round trip, and damage is detected") {
