@@ -81,7 +81,11 @@ RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel&
   RunSettings s;
   const fs::path config_path = fs::path(run_dir) / "config.json";
   if (fs::is_directory(run_dir) && fs::exists(config_path)) {
+    if (!fs::is_regular_file(config_path)) {
+      throw std::runtime_error(config_path.string() + ": not a regular file (a directory?)");
+    }
     std::ifstream in(config_path);
+    if (!in) throw std::runtime_error(config_path.string() + ": cannot open");
     nlohmann::json config;
     try {
       config = nlohmann::json::parse(in);
@@ -195,8 +199,8 @@ int cmd_evaluate(const Args& args) {
                  "batch folder (holding batches.meta and test_batch); default: the run's data "
                  "folder");
   app.add_option("--subset", subset,
-                 "confident | full | frdeep (default: the run's training subset, or inferred "
-                 "from a published file's name)")
+                 "confident | full | uncertain | frdeep (default: the run's training subset, or "
+                 "inferred from a published file's name)")
       ->check(CLI::IsMember({"confident", "full", "uncertain", "hybrid", "frdeep"}));
   app.add_option("--split", split, "test (test_batch) or val (the run's validation split)")
       ->check(CLI::IsMember({"test", "val"}));
@@ -225,6 +229,13 @@ int cmd_evaluate(const Args& args) {
   if (subset.empty()) {
     throw std::runtime_error(model_source +
                              ": cannot tell which subset the model was trained on; pass --subset");
+  }
+  if (subset == "hybrid") {
+    // The hybrid targets are confident (300) vs uncertain (310) hybrids, not FRI vs FRII, so an
+    // FRI/FRII report of them would be mislabelled.
+    throw std::runtime_error(
+        "evaluate does not support subset hybrid: its targets are confident vs uncertain hybrids "
+        "(300 vs 310), not FRI vs FRII; use confident, full, uncertain or frdeep");
   }
 
   // The labelled images.

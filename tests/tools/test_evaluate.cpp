@@ -122,6 +122,13 @@ TEST_CASE("evaluate: a run directory supplies the subset and the validation spli
   REQUIRE(r.code == 0);
   CHECK(r.out.find("val split, 110 images (48 FRI, 62 FRII)") != std::string::npos);
 
+  // config.json being a directory: named, not a raw stream error.
+  TempDir odd;
+  radgal::nn::save_model(odd.file("model.safetensors"), *model);
+  std::filesystem::create_directory(odd.file("config.json"));
+  CHECK(error_of({odd.path.string()}) == odd.file("config.json") + ": not a regular file (a "
+                                                                     "directory?)");
+
   // A weights file carries no split.
   CHECK(error_of({"--weights", run.file("model.safetensors"), "--data",
                   shared_data("frdeep-f/batches"), "--subset", "frdeep", "--split", "val"})
@@ -194,6 +201,10 @@ TEST_CASE("evaluate: usage errors") {
             .find("/nonexistent: not a batch folder") != std::string::npos);
   CHECK(error_of({"--weights", weights, "--data", shared_data("frdeep-f/batches")})
             .find("confident") != std::string::npos);  // MiraBest subset on FRDEEP labels
+  CHECK(error_of({"--weights", weights, "--data", shared_data("mirabest/batches"), "--subset",
+                  "hybrid"})
+            .find("evaluate does not support subset hybrid: its targets are confident vs "
+                  "uncertain hybrids (300 vs 310), not FRI vs FRII") != std::string::npos);
   TempDir dir;
   const std::string anonymous = dir.file("weights.safetensors");
   std::filesystem::copy_file(weights, anonymous);
