@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -81,6 +82,11 @@ int cmd_prepare(const Args& args) {
       ->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose, "print every image's difference");
   if (const auto exit_code = parse_command_line(app, args)) return *exit_code;
+  if (!(std::isfinite(mask_scale) && mask_scale > 0)) {
+    std::fprintf(stderr, "radgal prepare: --mask-scale must be a positive number, got %s\n",
+                 app.get_option("--mask-scale")->as<std::string>().c_str());
+    return 2;
+  }
   set_verbose(verbose);
 
   // 1. prepare every cutout, in parallel

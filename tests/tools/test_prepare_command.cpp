@@ -105,6 +105,10 @@ TEST_CASE("prepare command: broken input and usage errors") {
   CHECK(radgal::tools::cmd_prepare({"--fits", f.str("none")}) == 1);
   CHECK(radgal::tools::cmd_prepare({}) == 2);
   CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--threads", "0"}) == 2);
+  for (const char* scale : {"0", "-1", "nan", "inf"}) {
+    CAPTURE(scale);
+    CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--mask-scale", scale}) == 2);
+  }
   CHECK(radgal::tools::cmd_prepare({"--help"}) == 0);
   CHECK_THROWS(radgal::tools::cmd_prepare({"--fits", f.str("missing")}));
 }
