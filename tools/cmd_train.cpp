@@ -8,9 +8,12 @@
 // label smoothing, and the best epoch chosen by validation loss. bench/RECIPE.md gives the
 // measurements behind each choice.
 #include <omp.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -62,6 +65,26 @@ TrainConfig recipe_defaults() {
   c.augment_options.hflip = true;
   c.val_fraction = 0.2;
   return c;
+}
+
+// Ctrl-C during training: checkpoints are written atomically after every epoch, so stopping at
+// any moment is safe; say so and how to continue. Only async-signal-safe calls in the handler.
+char g_interrupt_message[1024] = {};
+
+void on_interrupt(int) {
+  const ssize_t n = write(STDERR_FILENO, g_interrupt_message, std::strlen(g_interrupt_message));
+  (void)n;
+  _exit(130);
+}
+
+void install_interrupt_hint(const std::string& out_dir) {
+  std::snprintf(g_interrupt_message, sizeof g_interrupt_message,
+                "\nradgal train: interrupted. The last finished epoch is saved; continue with\n"
+                "  radgal train --out %s --resume\n"
+                "(stopped before the first epoch ended: remove %s and start again)\n",
+                out_dir.c_str(), out_dir.c_str());
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
 }
 
 std::string with_thousands(int64_t v) {
@@ -185,6 +208,15 @@ int cmd_train(const Args& args) {
   } else if (fs::exists(checkpoint_path)) {
     throw std::runtime_error(out_dir + " already holds a run; add --resume to continue it, or "
                                        "choose another --out");
+  } else if (fs::is_directory(out_dir) && !fs::is_empty(out_dir)) {
+    // A folder with files but no checkpoint is either someone else's folder or a run stopped
+    // before its first epoch ended; writing config.json and model.safetensors into it could
+    // destroy files the user cares about.
+    throw std::runtime_error(out_dir + " is not empty and holds no radgal checkpoint; choose an "
+                                       "empty or new --out (a run stopped before its first "
+                                       "epoch ended has nothing to resume: remove it and rerun)");
+  } else if (fs::exists(out_dir) && !fs::is_directory(out_dir)) {
+    throw std::runtime_error(out_dir + " exists and is not a folder");
   }
   for (auto& [option, apply] : settings)
     if (option->count() > 0) apply(config);
@@ -195,8 +227,15 @@ int cmd_train(const Args& args) {
   // The data.
   const std::string batch_dir = find_batch_dir(config.data_dir);
   config.data_dir = fs::absolute(batch_dir).lexically_normal().string();
-  const LabeledSet all =
-      select_subset(read_batch_dir(batch_dir, "train"), parse_subset(config.subset));
+  const ImageSet release = read_batch_dir(batch_dir, "train");
+  LabeledSet all;
+  try {
+    all = select_subset(release, parse_subset(config.subset));
+  } catch (const std::exception& e) {
+    // The usual cause: FRDEEP-F data with the default MiraBest subset, or the reverse.
+    throw std::runtime_error(std::string(e.what()) + "\n---> HINT: --subset frdeep for FRDEEP-F, "
+                             "--subset confident or full for MiraBest");
+  }
   auto [train, val] = split_train_val(all, config.val_fraction, config.split_seed);
   if (all.images.height != config.model.image_size) {
     config.model.image_size = static_cast<int>(all.images.height);
@@ -222,6 +261,7 @@ int cmd_train(const Args& args) {
   std::printf("\n");
   std::fflush(stdout);
 
+  install_interrupt_hint(out_dir);
   trainer.fit(&std::cout);
 
   const int64_t best = trainer.best_epoch();

@@ -54,7 +54,10 @@ void ScheduleOptions::validate() const {
       !(pct_start > 0 && pct_start < 1 && div_factor > 0 && final_div_factor > 0))
     fail("onecycle needs 0 < pct_start < 1 and positive div factors");
   if (kind == ScheduleKind::onecycle && pct_start * double(total_steps) - 1 <= 0)
-    fail("onecycle needs more steps: pct_start * total_steps must exceed 1");
+    fail("onecycle needs more steps: its warm-up (pct_start " + std::to_string(pct_start) +
+         " of " + std::to_string(total_steps) +
+         " steps) is under 2 steps; train more epochs, use a smaller --batch or a longer "
+         "--warmup, or choose --schedule cosine");
   if (kind == ScheduleKind::plateau &&
       !(plateau_factor > 0 && plateau_factor < 1 && plateau_patience >= 0))
     fail("plateau needs 0 < factor < 1 and patience >= 0");
