@@ -195,6 +195,8 @@ FitsImage read_fits(const std::string& path) {
 std::vector<std::string> list_fits_files(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (!fs::exists(dir, ec))
+    throw std::runtime_error("list_fits_files: " + dir + ": no such folder");
   if (!fs::is_directory(dir, ec))
     throw std::runtime_error("list_fits_files: " + dir + ": not a folder");
   auto ends_with = [](const std::string& s, const std::string& tail) {

@@ -1,12 +1,16 @@
 // radgal prepare: raw FIRST cutouts -> MiraBest images (data/prepare.h), optionally compared with
 // the release batches and written as a compact image-set file for training.
 #include <omp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,6 +26,8 @@
 namespace radgal::tools {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 // The agreement the preparation must reach with the release (mean absolute difference per
 // image, grey levels): the fpack quantisation of the cutouts moves a few threshold pixels.
@@ -56,6 +62,30 @@ std::string stem_of(const std::string& path) {
   return dot == std::string::npos ? name : name.substr(0, dot);
 }
 
+// Checked before any work, so a bad output path fails at once instead of after a long run.
+// An empty result means the file can be written: its folder exists and is writable.
+std::string output_file_problem(const std::string& path) {
+  const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : ".";
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return path + " is a folder, not a file";
+  if (!fs::exists(parent, ec)) return "no such folder: " + parent.string();
+  if (!fs::is_directory(parent, ec)) return parent.string() + " is not a folder";
+  if (::access(parent.c_str(), W_OK) != 0) {
+    return "cannot write into " + parent.string() + ": " + std::strerror(errno);
+  }
+  return "";
+}
+
+// A folder holding batches/ stands for that batch folder, as in train and evaluate.
+std::string resolve_batch_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "batches.meta", ec) &&
+      fs::exists(fs::path(dir) / "batches" / "batches.meta", ec)) {
+    return (fs::path(dir) / "batches").string();
+  }
+  return dir;
+}
+
 }  // namespace
 
 int cmd_prepare(const Args& args) {
@@ -72,7 +102,8 @@ int cmd_prepare(const Args& args) {
   app.add_option("--fits", fits_dir, "folder of FITS cutouts named CODE_RA+DEC_Z_SIZE.fits[.fz]")
       ->required();
   app.add_option("--compare", compare_dir,
-                 "batch folder to compare with (each image is matched by its source name)");
+                 "batch folder (or the folder holding batches/) to compare with; each image is "
+                 "matched by its source name");
   app.add_option("--json", json_path, "write the comparison summary as JSON to this file");
   app.add_option("--out", out_path, "write the prepared images as a compact .rgis image set");
   app.add_flag("--mask", mask,
@@ -88,6 +119,28 @@ int cmd_prepare(const Args& args) {
     return 2;
   }
   set_verbose(verbose);
+  if (!compare_dir.empty()) {
+    compare_dir = resolve_batch_dir(compare_dir);
+    std::error_code ec;
+    if (!fs::exists(compare_dir, ec)) {
+      std::fprintf(stderr, "radgal prepare: --compare: no such folder: %s\n", compare_dir.c_str());
+      return 1;
+    }
+    if (!fs::is_regular_file(compare_dir, ec) &&
+        !fs::exists(fs::path(compare_dir) / "batches.meta", ec)) {
+      std::fprintf(stderr,
+                   "radgal prepare: --compare: %s holds no batches.meta (nor a batches/ folder)\n",
+                   compare_dir.c_str());
+      return 1;
+    }
+  }
+  for (const auto& [option, path] : {std::pair{"--json", json_path}, {"--out", out_path}}) {
+    if (path.empty()) continue;
+    if (const std::string problem = output_file_problem(path); !problem.empty()) {
+      std::fprintf(stderr, "radgal prepare: %s: %s\n", option, problem.c_str());
+      return 1;
+    }
+  }
 
   // 1. prepare every cutout, in parallel
   const std::vector<std::string> files = list_fits_files(fits_dir);

@@ -144,4 +144,11 @@ TEST_CASE("explore: usage errors and missing data") {
   CHECK(radgal::tools::cmd_explore({"--data", dir.file("missing")}) == 1);
   fs::create_directories(dir.file("empty"));
   CHECK(radgal::tools::cmd_explore({"--data", dir.file("empty")}) == 1);
+  // Output paths are checked before the data are read: nothing is written when one is bad.
+  const std::string batches = kShared + "/mirabest/batches";
+  CHECK(radgal::tools::cmd_explore({"--data", batches, "--json", dir.file("nowhere/r.json")}) == 1);
+  std::ofstream(dir.file("a_file")) << "x";
+  CHECK(radgal::tools::cmd_explore({"--data", batches, "--json", dir.file("r.json"), "--plots",
+                                    dir.file("a_file/plots")}) == 1);
+  CHECK_FALSE(fs::exists(dir.file("r.json")));
 }

@@ -110,5 +110,20 @@ TEST_CASE("prepare command: broken input and usage errors") {
     CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--mask-scale", scale}) == 2);
   }
   CHECK(radgal::tools::cmd_prepare({"--help"}) == 0);
-  CHECK_THROWS(radgal::tools::cmd_prepare({"--fits", f.str("missing")}));
+  CHECK_THROWS_WITH(radgal::tools::cmd_prepare({"--fits", f.str("missing")}),
+                    doctest::Contains("no such folder"));
+  // Output paths are checked before any work: nothing is written when one is bad.
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--out", f.str("o.rgis"), "--json",
+                                    f.str("nowhere/r.json")}) == 1);
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--json", f.str("j.json"), "--out",
+                                    f.str("nowhere/o.rgis")}) == 1);
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--out", f.str("fits")}) == 1);
+  CHECK(radgal::tools::cmd_prepare(
+            {"--fits", f.str("fits"), "--json", f.str("j.json"), "--compare", f.str("none")}) == 1);
+  CHECK_FALSE(fs::exists(f.str("o.rgis")));
+  CHECK_FALSE(fs::exists(f.str("j.json")));
+  // The folder holding batches/ stands for it, as in train and evaluate.
+  CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--compare", kShared + "/mirabest",
+                                    "--json", f.str("c.json")}) == 0);
+  CHECK(read_json(f.str("c.json"))["images"] == 5);
 }
