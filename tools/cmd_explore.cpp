@@ -583,6 +583,22 @@ int cmd_explore(const Args& args) {
                 differ ? " (see warnings)" : "");
   }
   if (d.failed) std::printf("warning: %d files could not be read (see stderr)\n", d.failed);
+  // An image whose pixels are all equal holds no source (FRDEEP-F has an all-zero one).
+  std::vector<std::string> blank;
+  for (size_t i = 0; i < d.items.size(); ++i) {
+    const uint8_t* img = d.pixels.data() + i * kSide * kSide;
+    if (std::all_of(img, img + kSide * kSide, [&](uint8_t v) { return v == img[0]; })) {
+      blank.push_back(d.items[i].name.empty() ? "image " + std::to_string(i) : d.items[i].name);
+    }
+  }
+  if (!blank.empty()) {
+    std::string names;
+    for (size_t i = 0; i < std::min<size_t>(blank.size(), 10); ++i) {
+      names += (i ? ", " : "") + blank[i];
+    }
+    if (blank.size() > 10) names += ", ...";
+    std::printf("warning: %zu blank images (all pixels equal): %s\n", blank.size(), names.c_str());
+  }
 
   std::printf("\n%5s %6s  %-7s %-10s %-16s", "label", "count", "class", "confidence", "morphology");
   for (const std::string& s : splits) std::printf(" %6s", s.c_str());
@@ -690,6 +706,7 @@ int cmd_explore(const Args& args) {
     j["warnings"] = warnings;
     j["plots"] = written;
     j["failed_files"] = d.failed;
+    j["blank_images"] = blank;
     write_text_file(json_path, j.dump(2) + "\n");
   }
   return 0;

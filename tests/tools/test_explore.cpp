@@ -52,6 +52,7 @@ TEST_CASE("explore: MiraBest batches give the README's counts per code and split
   const nlohmann::json j = read_json(dir.file("r.json"));
   CHECK(j["total"] == 1256);
   CHECK(j["dataset"] == "MiraBest");
+  CHECK(j["blank_images"].empty());
   const std::map<std::string, int> all = {{"100", 339}, {"102", 49},  {"104", 9}, {"110", 191},
                                           {"112", 3},   {"200", 432}, {"201", 4}, {"210", 195},
                                           {"300", 19},  {"310", 15}};
@@ -76,6 +77,9 @@ TEST_CASE("explore: FRDEEP-F batches hold 600 images") {
   CHECK(j["classes"]["FRI"] == 264);
   CHECK(j["classes"]["FRII"] == 336);
   CHECK(j["splits"]["test"]["FRI"] == 22);
+  // Image 9 of data_batch_11 is all zero.
+  REQUIRE(j["blank_images"].size() == 1);
+  CHECK(j["blank_images"][0] == "13_FRICAT_FR1_example.png");
   // FRDEEP-F names carry no size or redshift.
   CHECK_FALSE(j["features"].contains("size_arcsec"));
   for (const char* png :
