@@ -29,8 +29,15 @@ run=runs/main-$seed
 
 # The recipe (see README, "Results"): chosen on the validation split to fit in minutes on two
 # CPU cores, where the published one (Adam 5e-5, 100 x 72 passes) would take days.
-RECIPE=(--subset confident --model agcnn --norm softmax --aggregation concat --epochs 30
+recipe=(--subset confident --model agcnn --norm softmax --aggregation concat --epochs 30
         --batch 16 --optimizer adamw --lr 2e-3 --schedule onecycle --label-smoothing 0.1)
+# An option given on the command line replaces the recipe's (radgal refuses an option twice).
+RECIPE=()
+for ((i = 0; i < ${#recipe[@]}; i += 2)); do
+  given=0
+  for a in "$@"; do [ "$a" = "${recipe[$i]}" ] && given=1; done
+  [ $given -eq 1 ] || RECIPE+=("${recipe[$i]}" "${recipe[$((i + 1))]}")
+done
 
 start=$(date +%s)
 if [ -f "$run/checkpoint.safetensors" ] && [ -z "${RADGAL_FRESH:-}" ]; then
