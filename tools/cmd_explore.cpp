@@ -315,7 +315,19 @@ struct FeatureReport {
   std::map<std::string, Summary> by_class;
   double auc = NAN, separation = NAN, accuracy = NAN;
   bool biased = false;
+  // Where the histogram's axis ends when a few huge values (bright sources, NaN-edged cutouts)
+  // would squeeze every other image into the first bin: the 99th percentile, with the tail piled
+  // into the last bin. NaN: the full range is drawn.
+  double plot_clip = NAN;
 };
+
+double heavy_tail_clip(std::vector<double> all) {
+  if (all.empty()) return NAN;
+  std::sort(all.begin(), all.end());
+  const double p99 = all[size_t(0.99 * double(all.size() - 1))];
+  const bool heavy = p99 > all.front() && all.back() - all.front() > 5 * (p99 - all.front());
+  return heavy ? p99 : NAN;
+}
 
 std::vector<FeatureReport> analyse(const Dataset& d, std::vector<std::string>& warnings) {
   std::vector<FeatureReport> reports;
@@ -332,7 +344,12 @@ std::vector<FeatureReport> analyse(const Dataset& d, std::vector<std::string>& w
       any = true;
     }
     if (!any) continue;
-    for (const auto& [cls, v] : values) r.by_class[cls] = summarise(v);
+    std::vector<double> all;
+    for (const auto& [cls, v] : values) {
+      r.by_class[cls] = summarise(v);
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    r.plot_clip = heavy_tail_clip(all);
     const auto& fri = values["FRI"];
     const auto& frii = values["FRII"];
     if (fri.size() >= 5 && frii.size() >= 5) {
@@ -420,6 +437,12 @@ void write_plots(const std::string& dir, const Dataset& d,
       }
       if (!s.values.empty()) series.push_back(s);
     }
+    const bool clipped = std::isfinite(r.plot_clip);
+    if (clipped) {
+      for (auto& series_values : series) {
+        for (double& v : series_values.values) v = std::min(v, r.plot_clip);
+      }
+    }
     plot::ChartOptions o;
     char title[160];
     if (std::isfinite(r.auc)) {
@@ -429,7 +452,7 @@ void write_plots(const std::string& dir, const Dataset& d,
       std::snprintf(title, sizeof title, "%s", r.name.c_str());
     }
     o.title = title;
-    o.x_label = r.description;
+    o.x_label = r.description + (clipped ? ", clipped at the 99th percentile" : "");
     save(plot::histogram(series, 30, o, true), "hist_" + r.name + ".png");
   }
 
@@ -700,6 +723,7 @@ int cmd_explore(const Args& args) {
         f["best_threshold_accuracy"] = r.accuracy;
         f["bias_warning"] = r.biased;
       }
+      if (std::isfinite(r.plot_clip)) f["histogram_clipped_at"] = r.plot_clip;
       j["features"][r.name] = f;
     }
     j["bias_auc_threshold"] = kBiasAuc;

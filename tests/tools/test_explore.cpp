@@ -137,6 +137,30 @@ TEST_CASE("explore: the bias check finds a feature with a known AUC") {
   CHECK(f["best_threshold_accuracy"].get<double>() == doctest::Approx(0.7));
   CHECK(f["bias_warning"] == true);
   CHECK(j["warnings"].size() >= 1);
+  CHECK_FALSE(f.contains("histogram_clipped_at"));
+}
+
+TEST_CASE("explore: a heavy-tailed feature's histogram ends at the 99th percentile") {
+  // 99 images of 1..5 full-scale pixels and one almost full image: pixel sums 1..5 and 22499.
+  // The 99th percentile of the 100 sums (index 98 of the sorted list) is 5.
+  TempDir dir("tail");
+  radgal::ImageSet set;
+  set.label_names = {"100", "200"};
+  for (int i = 0; i < 100; ++i) {
+    std::vector<uint8_t> img(150 * 150, 0);
+    const int count = i == 99 ? 150 * 150 - 1 : 1 + i % 5;
+    for (int p = 0; p < count; ++p) img[size_t(p)] = 255;
+    set.pixels.insert(set.pixels.end(), img.begin(), img.end());
+    set.labels.push_back(i % 2);
+    set.filenames.push_back(std::to_string(i));
+  }
+  radgal::write_image_set(dir.file("s.rgis"), set);
+  REQUIRE(radgal::tools::cmd_explore({"--data", dir.file("s.rgis"), "--json", dir.file("r.json"),
+                                      "--plots", dir.file("plots")}) == 0);
+  const nlohmann::json j = read_json(dir.file("r.json"));
+  CHECK(j["features"]["pixel_sum"]["histogram_clipped_at"].get<double>() == doctest::Approx(5));
+  CHECK(j["blank_images"].empty());
+  CHECK(fs::exists(dir.file("plots/hist_pixel_sum.png")));
 }
 
 TEST_CASE("explore: usage errors and missing data") {
