@@ -27,8 +27,12 @@ std::optional<int> parse_command_line(CLI::App& app, const Args& args) {
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
-  std::vector<char> tmp(path.begin(), path.end());
-  const std::string suffix = ".tmp-XXXXXX";
+  // A short temporary name in the same folder (so the rename is atomic): appending a suffix to
+  // the file name would push a valid 255-byte name over the limit.
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+  std::vector<char> tmp(folder.begin(), folder.end());
+  const std::string suffix = ".rgtmp-XXXXXX";
   tmp.insert(tmp.end(), suffix.begin(), suffix.end());
   tmp.push_back('\0');
   const int fd = ::mkstemp(tmp.data());

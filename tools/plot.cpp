@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -367,7 +368,13 @@ void Canvas::write_png(const std::string& path) const {
   if (!stbi_write_png_to_func(append_bytes, &png, width_, height_, 3, rgb_.data(), width_ * 3)) {
     throw std::runtime_error("plot: " + path + ": PNG encoding failed");
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // A short temporary name in the same folder (so the rename is atomic): appending a suffix to
+  // the file name would push a valid 255-byte name over the limit.
+  static std::atomic<unsigned> temp_count{0};
+  const size_t slash = path.rfind('/');
+  const std::string tmp = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) +
+                          ".rgtmp." + std::to_string(::getpid()) + "." +
+                          std::to_string(temp_count++);
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) {
     throw std::runtime_error("plot: " + path + ": cannot create " + tmp + ": " +
