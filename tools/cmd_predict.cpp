@@ -5,6 +5,7 @@
 // min-max scale to 0-255); PNG and JPEG files must already be prepared images of the model's
 // size (150 x 150). The file type comes from the file's first bytes, not its name.
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -85,6 +86,57 @@ std::vector<float> read_input(const std::string& path, int64_t size) {
   throw std::runtime_error("not a FITS, PNG or JPEG file");
 }
 
+// Every pixel equal after preparation (an all-zero PNG, an all-NaN or constant FITS): the model
+// would still output a confident class, so such an input is refused instead.
+void require_not_blank(const std::vector<float>& pixels) {
+  if (pixels.empty() ||
+      std::all_of(pixels.begin(), pixels.end(), [&](float v) { return v == pixels[0]; })) {
+    throw std::runtime_error("blank image: no pixel above the noise, nothing to classify");
+  }
+}
+
+// "<path>: <problem>" once: drops the reader's "read_image: <path>: " style prefix, and says what
+// an empty decoder reason means.
+std::string tidy_error(const std::string& path, std::string what) {
+  const std::vector<std::string> prefixes = {"read_image: ", "read_fits: ", path + ": "};
+  for (const std::string& prefix : prefixes) {
+    if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  }
+  const std::string empty_reason = " ()";
+  if (what.size() >= empty_reason.size() &&
+      what.compare(what.size() - empty_reason.size(), empty_reason.size(), empty_reason) == 0) {
+    what.resize(what.size() - empty_reason.size());
+    what += ": corrupt or unsupported image data";
+  }
+  return path + ": " + what;
+}
+
+// Fails now, before any work, when `dir` cannot be created or written to.
+void require_writable_dir(const std::string& dir, const std::string& option) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) {
+    throw std::runtime_error(option + " " + dir + ": cannot create the folder" +
+                             (ec ? ": " + ec.message() : std::string(" (a file is in the way)")));
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw std::runtime_error(option + " " + dir + ": the folder is not writable");
+  }
+}
+
+// Fails now when the folder that will hold `file` does not exist or is not writable.
+void require_writable_parent(const std::string& file, const std::string& option) {
+  if (fs::is_directory(file)) throw std::runtime_error(option + " " + file + ": is a folder");
+  std::string parent = fs::path(file).parent_path().string();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent)) {
+    throw std::runtime_error(option + " " + file + ": the folder " + parent + " does not exist");
+  }
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+    throw std::runtime_error(option + " " + file + ": the folder " + parent + " is not writable");
+  }
+}
+
 // "dir/100_a.fits.fz" -> "100_a"
 std::string stem_of(const std::string& path) {
   std::string name = fs::path(path).filename().string();
@@ -128,6 +180,9 @@ int cmd_predict(const Args& args) {
     throw std::runtime_error("--maps: the " + loaded.config.describe() +
                              " model has no attention gates");
   }
+  // Output paths are checked before the work, so a bad path fails at once and leaves nothing.
+  if (want_maps) require_writable_dir(maps_dir, "--maps");
+  if (!json_path.empty()) require_writable_parent(json_path, "--json");
   const int64_t size = loaded.config.image_size;
   const auto start = std::chrono::steady_clock::now();
 
@@ -138,11 +193,13 @@ int cmd_predict(const Args& args) {
   for (const std::string& f : files) {
     try {
       const std::vector<float> pixels = read_input(f, size);
+      require_not_blank(pixels);
       grey.insert(grey.end(), pixels.begin(), pixels.end());
       good.push_back(f);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "radgal predict: error: %s: %s\n", f.c_str(), e.what());
-      errors.push_back({{"file", f}, {"error", e.what()}});
+      const std::string message = tidy_error(f, e.what());
+      std::fprintf(stderr, "radgal predict: error: %s\n", message.c_str());
+      errors.push_back({{"file", f}, {"error", message}});
     }
   }
 
@@ -153,7 +210,6 @@ int cmd_predict(const Args& args) {
   const InferenceResult result = run_inference(
       *loaded.model, grey.data(), static_cast<int64_t>(good.size()), size, size, options);
 
-  if (want_maps) fs::create_directories(maps_dir);
   std::map<std::string, int> stems_used;
   nlohmann::json predictions = nlohmann::json::array();
   if (!good.empty()) std::printf("class  p(class)  p(FRII)  file\n");
@@ -171,10 +227,18 @@ int cmd_predict(const Args& args) {
       const int seen = stems_used[stem]++;
       if (seen > 0) stem += "_" + std::to_string(seen + 1);
       const std::string out = (fs::path(maps_dir) / (stem + ".attention.png")).string();
-      attention_overlay(grey.data() + i * size * size, size, size, result.attention[i],
-                        result.attention_sizes)
-          .write_png(out);
-      entry["map"] = out;
+      // One map that cannot be written (a name too long, a full disk) is that file's error; the
+      // other files still get theirs.
+      try {
+        attention_overlay(grey.data() + i * size * size, size, size, result.attention[i],
+                          result.attention_sizes)
+            .write_png(out);
+        entry["map"] = out;
+      } catch (const std::exception& e) {
+        const std::string message = good[i] + ": cannot write its map: " + e.what();
+        std::fprintf(stderr, "radgal predict: error: %s\n", message.c_str());
+        errors.push_back({{"file", good[i]}, {"error", message}});
+      }
     }
     predictions.push_back(entry);
   }

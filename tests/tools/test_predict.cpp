@@ -94,8 +94,9 @@ TEST_CASE("predict: a raw FITS cutout is prepared and classified; bad files are 
 
 TEST_CASE("predict: wrong model files and options are refused clearly") {
   TempDir dir;
-  const std::string image = dir.file("blank.png");
-  std::vector<uint8_t> pixels(150 * 150, 0);
+  const std::string image = dir.file("ramp.png");
+  std::vector<uint8_t> pixels(150 * 150);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i % 251);
   radgal::write_grey_png(image, pixels.data(), 150, 150);
 
   // Truncated model.
@@ -128,4 +129,67 @@ TEST_CASE("predict: wrong model files and options are refused clearly") {
   const auto usage = run_captured(radgal::tools::cmd_predict, {image});
   CHECK(usage.code == 2);
   CHECK(usage.err.find("--model is required") != std::string::npos);
+}
+
+TEST_CASE("predict: blank images, undecodable images and unwritable maps are per-file errors") {
+  TempDir dir;
+  const radgal::LabeledSet set = radgal::select_subset(
+      radgal::read_batch_dir(shared_data("mirabest/batches"), "test"), radgal::Subset::confident);
+  const std::string good = dir.file("good.png");
+  radgal::write_grey_png(good, set.images.image(0), 150, 150);
+  const std::string blank = dir.file("blank.png");
+  std::vector<uint8_t> zeros(150 * 150, 0);
+  radgal::write_grey_png(blank, zeros.data(), 150, 150);
+  // A PNG signature followed by garbage.
+  const std::string corrupt = dir.file("corrupt.png");
+  std::ofstream(corrupt, std::ios::binary) << "\x89PNG\r\n\x1a\n" << std::string(200, 'x');
+  // A 245-byte input name: its map name (stem + ".attention.png") is exactly 255 bytes, the limit.
+  const std::string longest = dir.file(std::string(241, 'a') + ".png");
+  radgal::write_grey_png(longest, set.images.image(1), 150, 150);
+  // A 254-byte input name whose map name would be 264 bytes: that map alone fails.
+  const std::string too_long = dir.file(std::string(250, 'b') + ".png");
+  radgal::write_grey_png(too_long, set.images.image(2), 150, 150);
+
+  const auto r = run_captured(radgal::tools::cmd_predict,
+                              {"--model", shared_data(kWeights), blank, good, corrupt, longest,
+                               too_long, "--maps", dir.file("maps"), "--json", dir.file("p.json")});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("radgal predict: error: " + blank +
+                   ": blank image: no pixel above the noise, nothing to classify\n") !=
+        std::string::npos);
+  CHECK(r.err.find("read_image") == std::string::npos);
+  CHECK(r.err.find("()") == std::string::npos);
+  CHECK(r.err.find(corrupt + ": ") != std::string::npos);
+  CHECK(r.err.find(corrupt + ": " + corrupt) == std::string::npos);
+  CHECK(r.err.find(too_long + ": cannot write its map") != std::string::npos);
+  CHECK(r.out.find(blank) == std::string::npos);
+  CHECK(r.out.find(good) != std::string::npos);
+  CHECK(r.out.find(longest) != std::string::npos);
+  CHECK(std::filesystem::exists(dir.file("maps/good.attention.png")));
+  CHECK(std::filesystem::exists(dir.file("maps/" + std::string(241, 'a') + ".attention.png")));
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(dir.file("p.json")));
+  CHECK(j["errors"].size() == 3);
+  // No temporary files are left behind.
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("maps"))) {
+    CHECK(e.path().filename().string().rfind(".rgtmp", 0) != 0);
+    ++entries;
+  }
+  CHECK(entries == 2);
+}
+
+TEST_CASE("predict: bad output paths fail before any work") {
+  TempDir dir;
+  const std::string model = shared_data(kWeights);
+  const std::string image = dir.file("missing.png");  // never read: the paths fail first
+  CHECK_THROWS_WITH_AS(
+      run_captured(radgal::tools::cmd_predict,
+                   {"--model", model, image, "--json", dir.file("no/such/folder/p.json")}),
+      doctest::Contains("does not exist"), std::runtime_error);
+  std::ofstream(dir.file("file")) << "in the way";
+  CHECK_THROWS_WITH_AS(
+      run_captured(radgal::tools::cmd_predict,
+                   {"--model", model, image, "--maps", dir.file("file/maps")}),
+      doctest::Contains(("--maps " + dir.file("file/maps") + ": cannot create").c_str()),
+      std::runtime_error);
 }
