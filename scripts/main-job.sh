@@ -47,5 +47,9 @@ else
   "$radgal" train --data "$data" "${RECIPE[@]}" "$@" --out "$run"
 fi
 echo
-"$radgal" evaluate "$run" --data "$data" --json "$run/metrics.json" --plots "$run/plots"
+echo "== test_batch, one pass per image"
+"$radgal" evaluate "$run" --data "$data" --json "$run/metrics-single.json"
+echo
+echo "== test_batch, probabilities averaged over 16 seeded random rotations, shifts and scalings"
+"$radgal" evaluate "$run" --data "$data" --tta 16 --json "$run/metrics.json" --plots "$run/plots"
 echo "main-job: finished in $(( $(date +%s) - start )) s (training and evaluation)"
