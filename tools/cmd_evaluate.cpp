@@ -24,6 +24,7 @@
 #include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/inference.h"
+#include "tools/output_paths.h"
 #include "tools/plot.h"
 #include "train/metrics.h"
 #include "train/progress.h"
@@ -220,6 +221,10 @@ int cmd_evaluate(const Args& args) {
   if (verbose_flag) set_verbose(true);
   if (threads > 0) omp_set_num_threads(threads);
 
+  // Output paths are checked before the work, so a bad path fails at once and leaves nothing.
+  if (!json_path.empty()) require_writable_parent(json_path, "--json");
+  if (!plots_dir.empty()) require_writable_dir(plots_dir, "--plots");
+
   // The model and what it was trained on.
   const std::string model_source = run_dir.empty() ? weights : run_dir;
   const nn::LoadedModel loaded = nn::load_model(model_source);
@@ -339,7 +344,6 @@ int cmd_evaluate(const Args& args) {
   }
 
   if (!plots_dir.empty()) {
-    fs::create_directories(plots_dir);
     if (!std::isnan(r.auc)) {
       plot::Series curve;
       char name[64];

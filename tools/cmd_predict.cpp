@@ -5,7 +5,6 @@
 // min-max scale to 0-255); PNG and JPEG files must already be prepared images of the model's
 // size (150 x 150). The file type comes from the file's first bytes, not its name.
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +24,7 @@
 #include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/inference.h"
+#include "tools/output_paths.h"
 #include "tools/plot.h"
 #include "train/progress.h"
 
@@ -109,32 +109,6 @@ std::string tidy_error(const std::string& path, std::string what) {
     what += ": corrupt or unsupported image data";
   }
   return path + ": " + what;
-}
-
-// Fails now, before any work, when `dir` cannot be created or written to.
-void require_writable_dir(const std::string& dir, const std::string& option) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) {
-    throw std::runtime_error(option + " " + dir + ": cannot create the folder" +
-                             (ec ? ": " + ec.message() : std::string(" (a file is in the way)")));
-  }
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    throw std::runtime_error(option + " " + dir + ": the folder is not writable");
-  }
-}
-
-// Fails now when the folder that will hold `file` does not exist or is not writable.
-void require_writable_parent(const std::string& file, const std::string& option) {
-  if (fs::is_directory(file)) throw std::runtime_error(option + " " + file + ": is a folder");
-  std::string parent = fs::path(file).parent_path().string();
-  if (parent.empty()) parent = ".";
-  if (!fs::is_directory(parent)) {
-    throw std::runtime_error(option + " " + file + ": the folder " + parent + " does not exist");
-  }
-  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
-    throw std::runtime_error(option + " " + file + ": the folder " + parent + " is not writable");
-  }
 }
 
 // "dir/100_a.fits.fz" -> "100_a"

@@ -126,8 +126,8 @@ TEST_CASE("evaluate: a run directory supplies the subset and the validation spli
   TempDir odd;
   radgal::nn::save_model(odd.file("model.safetensors"), *model);
   std::filesystem::create_directory(odd.file("config.json"));
-  CHECK(error_of({odd.path.string()}) == odd.file("config.json") + ": not a regular file (a "
-                                                                     "directory?)");
+  const std::string expected = odd.file("config.json") + ": not a regular file (a directory?)";
+  CHECK(error_of({odd.path.string()}) == expected);
 
   // A weights file carries no split.
   CHECK(error_of({"--weights", run.file("model.safetensors"), "--data",
@@ -201,11 +201,19 @@ TEST_CASE("evaluate: usage errors") {
             .find("/nonexistent: not a batch folder") != std::string::npos);
   CHECK(error_of({"--weights", weights, "--data", shared_data("frdeep-f/batches")})
             .find("confident") != std::string::npos);  // MiraBest subset on FRDEEP labels
-  CHECK(error_of({"--weights", weights, "--data", shared_data("mirabest/batches"), "--subset",
-                  "hybrid"})
+  CHECK(error_of(
+            {"--weights", weights, "--data", shared_data("mirabest/batches"), "--subset", "hybrid"})
             .find("evaluate does not support subset hybrid: its targets are confident vs "
                   "uncertain hybrids (300 vs 310), not FRI vs FRII") != std::string::npos);
   TempDir dir;
+  // Bad output paths fail before the model is even read.
+  CHECK(error_of({"--weights", "/nonexistent.safetensors", "--json", dir.file("no/folder/m.json")})
+            .find("--json " + dir.file("no/folder/m.json") + ": the folder " +
+                  dir.file("no/folder") + " does not exist") != std::string::npos);
+  std::ofstream(dir.file("file")) << "in the way";
+  CHECK(error_of({"--weights", "/nonexistent.safetensors", "--plots", dir.file("file/plots")})
+            .find("--plots " + dir.file("file/plots") + ": cannot create the folder") !=
+        std::string::npos);
   const std::string anonymous = dir.file("weights.safetensors");
   std::filesystem::copy_file(weights, anonymous);
   CHECK(error_of({"--weights", anonymous, "--data", shared_data("mirabest/batches")})
