@@ -16,7 +16,13 @@ std::optional<int> parse_command_line(CLI::App& app, const Args& args) {
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
-    std::printf("%s", app.help().c_str());
+    // CLI11 knows the sub-command only by its own name; users type it after "radgal".
+    std::string help = app.help();
+    const std::string usage = "Usage: " + app.get_name();
+    if (const size_t at = help.find(usage); at != std::string::npos) {
+      help.replace(at, usage.size(), "Usage: radgal " + app.get_name());
+    }
+    std::printf("%s", help.c_str());
     return 0;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "radgal %s: %s\n(run radgal %s --help for the options)\n",
