@@ -5,7 +5,7 @@
 //
 // The defaults are the CPU recipe: AdamW with a one-cycle schedule at a high peak rate, batch 16,
 // the published augmentation (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1) plus flips,
-// label smoothing, and the best epoch chosen by validation loss. bench/RECIPE.md gives the
+// label smoothing, and the best epoch chosen by validation loss. train/RECIPE.md gives the
 // measurements behind each choice.
 #include <omp.h>
 #include <unistd.h>
@@ -52,12 +52,12 @@ TrainConfig recipe_defaults() {
   c.model.norm = "softmax";
   c.model.aggregation = "concat";
   c.model.gates = 3;
-  c.model.dropout = 0.5f;
+  c.model.dropout = 0.0f;
   c.optimizer = "adamw";
   c.lr = 2e-3;
   c.weight_decay = 1e-4;
   c.label_smoothing = 0.1;
-  c.epochs = 30;
+  c.epochs = 60;
   c.batch_size = 16;
   c.schedule.kind = ScheduleKind::onecycle;
   c.schedule.pct_start = 0.2;
@@ -105,7 +105,7 @@ int cmd_train(const Args& args) {
                                  schedule = to_string(d.schedule.kind);
   int gates = d.model.gates, threads = 0;
   float dropout = d.model.dropout;
-  int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience;
+  int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience, limit = 0;
   double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
          label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0;
   uint64_t seed = d.seed;
@@ -138,10 +138,10 @@ int cmd_train(const Args& args) {
   setting(app.add_option("--gates", gates, "attention gates 0..3 (default 3)")
               ->check(CLI::Range(0, 3)),
           [&](TrainConfig& c) { c.model.gates = gates; });
-  setting(app.add_option("--dropout", dropout, "dropout on the gate vectors (default 0.5)")
+  setting(app.add_option("--dropout", dropout, "dropout on the gate vectors (default 0)")
               ->check(CLI::Range(0.0, 0.95)),
           [&](TrainConfig& c) { c.model.dropout = dropout; });
-  setting(app.add_option("--epochs", epochs, "passes over the training set (default 30)")
+  setting(app.add_option("--epochs", epochs, "passes over the training set (default 60)")
               ->check(CLI::Range(int64_t{1}, int64_t{100000})),
           [&](TrainConfig& c) { c.epochs = epochs; });
   setting(app.add_option("--batch", batch, "images per step (default 16)")
@@ -190,6 +190,11 @@ int cmd_train(const Args& args) {
                          "stop after N epochs without a lower validation loss (0: never)")
               ->check(CLI::NonNegativeNumber),
           [&](TrainConfig& c) { c.patience = patience; });
+  setting(app.add_option("--limit", limit,
+                         "use only N images of the subset, evenly spaced through it (quick "
+                         "checks; 0: all)")
+              ->check(CLI::NonNegativeNumber),
+          [&](TrainConfig& c) { c.limit = limit; });
   app.add_flag("--resume", resume, "continue the run in --out from its checkpoint");
   app.add_option("--threads", threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose_flag, "timing and memory on stderr");
@@ -235,6 +240,12 @@ int cmd_train(const Args& args) {
     // The usual cause: FRDEEP-F data with the default MiraBest subset, or the reverse.
     throw std::runtime_error(std::string(e.what()) + "\n---> HINT: --subset frdeep for FRDEEP-F, "
                              "--subset confident or full for MiraBest");
+  }
+  if (config.limit > 0 && size_t(config.limit) < all.size()) {
+    // Evenly spaced, because the batches are sorted by class.
+    std::vector<size_t> keep(static_cast<size_t>(config.limit));
+    for (size_t i = 0; i < keep.size(); ++i) keep[i] = i * all.size() / keep.size();
+    all = take(all, keep);
   }
   auto [train, val] = split_train_val(all, config.val_fraction, config.split_seed);
   if (all.images.height != config.model.image_size) {

@@ -84,7 +84,8 @@ nlohmann::json TrainConfig::to_json() const {
        {{"dir", data_dir},
         {"subset", subset},
         {"val_fraction", val_fraction},
-        {"split_seed", split_seed}}},
+        {"split_seed", split_seed},
+        {"limit", limit}}},
       {"model", model.to_json()},
       {"optimizer",
        {{"name", optimizer},
@@ -129,6 +130,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(d, "subset", c.subset, "data.");
   read_key(d, "val_fraction", c.val_fraction, "data.");
   read_key(d, "split_seed", c.split_seed, "data.");
+  read_key(d, "limit", c.limit, "data.");
   if (j.contains("model")) c.model = nn::ModelConfig::from_json(j.at("model"));
   const auto& o = section(j, "optimizer");
   read_key(o, "name", c.optimizer, "optimizer.");
@@ -180,6 +182,7 @@ void TrainConfig::validate() const {
   if (batch_size < 1) fail("the batch size must be at least 1");
   if (patience < 0) fail("patience must not be negative");
   if (!(val_fraction >= 0 && val_fraction < 1)) fail("the validation fraction must lie in [0, 1)");
+  if (limit < 0) fail("limit must not be negative");
   const AugmentOptions& a = augment_options;
   if (!(a.scale_min > 0 && a.scale_min <= a.scale_max))
     fail("augmentation scale range must satisfy 0 < scale_min <= scale_max");

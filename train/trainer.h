@@ -44,6 +44,7 @@ struct TrainConfig {
   std::string subset = "confident";
   double val_fraction = 0.2;
   uint64_t split_seed = 0;
+  int64_t limit = 0;  // > 0: only this many images of the subset, evenly spaced (quick checks)
 
   nn::ModelConfig model;
 
