@@ -487,10 +487,14 @@ LoadedModel load_model(const std::string& file_or_run_dir) {
 
 void save_model(const std::string& path, const Classifier& model,
                 const std::map<std::string, std::string>& extra_metadata) {
-  NamedTensors state = state_of(model);
+  save_model_state(path, model.config(), state_of(model), extra_metadata);
+}
+
+void save_model_state(const std::string& path, const ModelConfig& config, NamedTensors state,
+                      const std::map<std::string, std::string>& extra_metadata) {
   state.metadata = extra_metadata;
   state.metadata["radgal.format"] = "radgal-model-1";
-  state.metadata["radgal.config"] = model.config().to_json().dump();
+  state.metadata["radgal.config"] = config.to_json().dump();
   write_safetensors(path, state);
 }
 

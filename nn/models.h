@@ -147,5 +147,9 @@ LoadedModel load_model(const std::string& file_or_run_dir);
 // Writes the model's state with its metadata (atomic). extra_metadata entries are added.
 void save_model(const std::string& path, const Classifier& model,
                 const std::map<std::string, std::string>& extra_metadata = {});
+// The same for a state held apart from a live model (the best or the averaged weights), which
+// must be a complete state_of() of a model of `config`.
+void save_model_state(const std::string& path, const ModelConfig& config, NamedTensors state,
+                      const std::map<std::string, std::string>& extra_metadata = {});
 
 }  // namespace radgal::nn

@@ -107,7 +107,8 @@ int cmd_train(const Args& args) {
   float dropout = d.model.dropout;
   int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience, limit = 0;
   double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
-         label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0;
+         label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0,
+         ema = d.ema_decay;
   uint64_t seed = d.seed;
   bool resume = false, no_augment = false, verbose_flag = false;
 
@@ -171,6 +172,11 @@ int cmd_train(const Args& args) {
   setting(app.add_option("--label-smoothing", label_smoothing, "(default 0.1)")
               ->check(CLI::Range(0.0, 0.5)),
           [&](TrainConfig& c) { c.label_smoothing = label_smoothing; });
+  setting(app.add_option("--ema", ema,
+                         "decay of the weight average that is validated and kept, e.g. 0.99 "
+                         "(0: off)")
+              ->check(CLI::Range(0.0, 0.9999)),
+          [&](TrainConfig& c) { c.ema_decay = ema; });
   setting(app.add_option("--clip-grad", clip, "clip the global gradient norm (0: off)")
               ->check(CLI::NonNegativeNumber),
           [&](TrainConfig& c) { c.clip_grad_norm = clip; });
@@ -261,11 +267,16 @@ int cmd_train(const Args& args) {
               with_thousands(params).c_str());
   std::printf("data      %s: %s, %zu train, %zu validation\n", batch_dir.c_str(),
               config.subset.c_str(), train.size(), val.size());
+  const int threads_used = omp_get_max_threads();
   std::printf("training  %s lr %.3g, %s schedule, %lld epochs of batch %lld, seed %llu, "
-              "%d threads\n",
+              "%d thread%s\n",
               config.optimizer.c_str(), config.lr, to_string(config.schedule.kind).c_str(),
               static_cast<long long>(config.epochs), static_cast<long long>(config.batch_size),
-              static_cast<unsigned long long>(config.seed), omp_get_max_threads());
+              static_cast<unsigned long long>(config.seed), threads_used,
+              threads_used == 1 ? "" : "s");
+  if (config.ema_decay > 0) {
+    std::printf("averaging weights with decay %g (validated and saved)\n", config.ema_decay);
+  }
   if (resume) {
     std::printf("resumed   after epoch %lld\n", static_cast<long long>(trainer.epochs_done()));
   }

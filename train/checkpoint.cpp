@@ -16,6 +16,7 @@ namespace {
 const std::string kModelPrefix = "model.";
 const std::string kBestPrefix = "best.";
 const std::string kOptimPrefix = "optim.";
+const std::string kEmaPrefix = "ema.";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -92,6 +93,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   nn::NamedTensors file;
   for (const auto& [name, t] : checkpoint.model.tensors) file.add(kModelPrefix + name, t);
   for (const auto& [name, t] : checkpoint.best_model.tensors) file.add(kBestPrefix + name, t);
+  for (const auto& [name, t] : checkpoint.ema_model.tensors) file.add(kEmaPrefix + name, t);
   for (const auto& [name, t] : checkpoint.optimizer) {
     if (!starts_with(name, kOptimPrefix)) {
       throw std::invalid_argument("write_checkpoint: optimiser state name '" + name +
@@ -123,6 +125,8 @@ Checkpoint read_checkpoint(const std::string& path) {
       c.model.add(name.substr(kModelPrefix.size()), t);
     } else if (starts_with(name, kBestPrefix)) {
       c.best_model.add(name.substr(kBestPrefix.size()), t);
+    } else if (starts_with(name, kEmaPrefix)) {
+      c.ema_model.add(name.substr(kEmaPrefix.size()), t);
     } else if (starts_with(name, kOptimPrefix)) {
       c.optimizer.emplace_back(name, t);
     } else {

@@ -4,6 +4,7 @@
 // Layout of a checkpoint file (safetensors, float32 tensors):
 //   model.<name>   the model's parameters and buffers after the last finished epoch
 //   best.<name>    the best weights and buffers so far (what model.safetensors holds)
+//   ema.<name>     the running weight average, when the run keeps one (train/ema.h)
 //   optim.<...>    the optimiser state, names as Optimizer::state_tensors() gives them
 // and metadata
 //   radgal.format        "radgal-checkpoint-1"
@@ -33,6 +34,7 @@ struct Checkpoint {
   nlohmann::json state;
   nn::NamedTensors model;       // names without the "model." prefix
   nn::NamedTensors best_model;  // names without the "best." prefix
+  nn::NamedTensors ema_model;   // names without the "ema." prefix; empty without averaging
   NamedTensorList optimizer;    // names as the optimiser gives them ("optim.step", ...)
 };
 

@@ -66,6 +66,12 @@ void clip_gradients(const std::vector<Tensor>& parameters, double max_norm) {
   }
 }
 
+nn::NamedTensors clone_state(const nn::NamedTensors& state) {
+  nn::NamedTensors out;
+  for (const auto& [name, t] : state.tensors) out.add(name, t.clone());
+  return out;
+}
+
 std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -93,7 +99,8 @@ nlohmann::json TrainConfig::to_json() const {
         {"weight_decay", weight_decay},
         {"momentum", momentum},
         {"nesterov", nesterov},
-        {"clip_grad_norm", clip_grad_norm}}},
+        {"clip_grad_norm", clip_grad_norm},
+        {"ema_decay", ema_decay}}},
       {"schedule",
        {{"kind", to_string(s.kind)},
         {"min_lr", s.min_lr},
@@ -139,6 +146,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(o, "momentum", c.momentum, "optimizer.");
   read_key(o, "nesterov", c.nesterov, "optimizer.");
   read_key(o, "clip_grad_norm", c.clip_grad_norm, "optimizer.");
+  read_key(o, "ema_decay", c.ema_decay, "optimizer.");
   const auto& s = section(j, "schedule");
   std::string kind = to_string(c.schedule.kind);
   read_key(s, "kind", kind, "schedule.");
@@ -177,6 +185,7 @@ void TrainConfig::validate() const {
   if (!(weight_decay >= 0)) fail("weight decay must not be negative");
   if (!(momentum >= 0 && momentum < 1)) fail("momentum must lie in [0, 1)");
   if (!(clip_grad_norm >= 0)) fail("clip_grad_norm must not be negative");
+  if (!(ema_decay >= 0 && ema_decay < 1)) fail("the EMA decay must lie in [0, 1)");
   if (!(label_smoothing >= 0 && label_smoothing < 1)) fail("label smoothing must lie in [0, 1)");
   if (epochs < 1) fail("epochs must be at least 1");
   if (batch_size < 1) fail("the batch size must be at least 1");
@@ -327,6 +336,8 @@ Trainer::Trainer(const TrainConfig& config, const LabeledSet& train, const Label
   so.total_steps = so.steps_per_epoch * config_.epochs;
   schedule_ = std::make_unique<LrSchedule>(so);
 
+  if (config_.ema_decay > 0) ema_ = std::make_unique<WeightEma>(*model_, config_.ema_decay);
+
   best_state_ = nn::state_of(*model_);
   session_start_ = now_seconds();
 
@@ -342,7 +353,14 @@ void Trainer::resume(const std::string& path) {
   const Checkpoint c = read_checkpoint(path);
 
   // The run must be the same one: every setting but the data folder's location.
-  nlohmann::json saved = c.train_config, ours = config_.to_json();
+  // Read through TrainConfig so that keys added since the checkpoint was written take their
+  // defaults instead of counting as differences.
+  nlohmann::json saved, ours = config_.to_json();
+  try {
+    saved = TrainConfig::from_json(c.train_config).to_json();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
   saved["data"].erase("dir");
   ours["data"].erase("dir");
   if (saved != ours) {
@@ -371,6 +389,12 @@ void Trainer::resume(const std::string& path) {
     nn::load_state(*scratch, c.best_model, path + " (best weights)");
     best_state_ = c.best_model;
     optimizer_->load_state_tensors(c.optimizer);
+    if (ema_) {
+      if (c.ema_model.tensors.empty()) {
+        throw std::runtime_error(path + ": checkpoint holds no averaged weights");
+      }
+      ema_->load(c.ema_model, c.state.at("ema_updates").get<int64_t>(), path);
+    }
 
     const nlohmann::json& s = c.state;
     schedule_->load_state(s.at("schedule"));
@@ -422,6 +446,7 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
     loss.backward();
     if (config_.clip_grad_norm > 0) clip_gradients(parameters, config_.clip_grad_norm);
     optimizer_->step();
+    if (ema_) ema_->update(*model_);
 
     const int64_t count = static_cast<int64_t>(batch.targets.size());
     const double batch_loss = loss.item();
@@ -452,12 +477,20 @@ EpochRecord Trainer::run_epoch() {
   r.train_loss = train_one_epoch(epoch, r.train_accuracy, r.lr);
   r.images_per_second = double(train_size_) / std::max(1e-9, now_seconds() - start);
 
-  const EvalResult v = evaluate_set(*model_, val_);
+  EvalResult v;
+  if (ema_) {
+    const nn::NamedTensors live = nn::state_of(*model_);
+    nn::load_state(*model_, ema_->state(), "the averaged weights");
+    v = evaluate_set(*model_, val_);
+    nn::load_state(*model_, live, "the training weights");
+  } else {
+    v = evaluate_set(*model_, val_);
+  }
   r.val_loss = v.loss;
   r.val_accuracy = v.accuracy;
   if (val_.size() > 0) schedule_->end_epoch(v.loss);
   r.best = val_.size() == 0 ? true : early_stopping_.observe(v.loss);
-  if (r.best) best_state_ = nn::state_of(*model_);
+  if (r.best) best_state_ = ema_ ? clone_state(ema_->state()) : nn::state_of(*model_);
   stopped_early_ = early_stopping_.should_stop();
   r.elapsed_seconds = elapsed_before_ + (now_seconds() - session_start_);
   history_.push_back(r);
@@ -478,7 +511,7 @@ void Trainer::write_files(bool improved) {
         {"radgal.epoch", std::to_string(last.epoch)},
         {"radgal.seed", std::to_string(config_.seed)}};
     if (!std::isnan(last.val_loss)) meta["radgal.val_loss"] = fixed(last.val_loss, 6);
-    nn::save_model(run_dir_ + "/model.safetensors", *model_, meta);
+    nn::save_model_state(run_dir_ + "/model.safetensors", config_.model, best_state_, meta);
   }
 
   nlohmann::json history = nlohmann::json::array();
@@ -497,6 +530,10 @@ void Trainer::write_files(bool improved) {
              {"elapsed_seconds", last.elapsed_seconds}};
   c.model = nn::state_of(*model_);
   c.best_model = best_state_;
+  if (ema_) {
+    c.ema_model = ema_->state();
+    c.state["ema_updates"] = ema_->updates();
+  }
   c.optimizer = optimizer_->state_tensors();
   write_checkpoint(run_dir_ + "/checkpoint.safetensors", c);
 

@@ -14,6 +14,9 @@
 //   validation loss is strictly lower than every earlier epoch's; the best weights are kept (and
 //   written to RUN_DIR/model.safetensors). Without a validation set every epoch counts as best,
 //   so the last model is kept.
+// - Weight averaging (ema_decay > 0): after every optimiser step the running average of the
+//   weights is updated (train/ema.h); validation, the best weights and model.safetensors then use
+//   the averaged weights, while training continues from the live ones.
 // - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
 // - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
 //     model.safetensors       best weights and buffers, metadata radgal.config and radgal.format
@@ -33,6 +36,7 @@
 #include "data/loader.h"
 #include "data/subsets.h"
 #include "nn/models.h"
+#include "train/ema.h"
 #include "train/optim.h"
 #include "train/schedule.h"
 
@@ -56,6 +60,7 @@ struct TrainConfig {
   bool nesterov = true;             // sgd
   double clip_grad_norm = 0.0;      // > 0: scale gradients down to this global L2 norm
   double label_smoothing = 0.0;
+  double ema_decay = 0.0;  // > 0: validate and keep an exponential moving average of the weights
   int64_t epochs = 30, batch_size = 16;
   ScheduleOptions schedule;  // kind and shape; base_lr, steps_per_epoch and total_steps are set
                              // from lr, the data size and epochs
@@ -159,6 +164,7 @@ class Trainer {
   std::shared_ptr<nn::Classifier> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LrSchedule> schedule_;
+  std::unique_ptr<WeightEma> ema_;  // when config.ema_decay > 0
   std::unique_ptr<Loader> loader_;
   LabeledSet val_;
   int64_t train_size_ = 0;

@@ -1,0 +1,83 @@
+#include "train/ema.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "nn/models.h"
+
+namespace radgal {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The model's tensors in state_of order, as live handles (not copies).
+std::vector<std::pair<std::string, Tensor>> live_tensors(const nn::Module& model) {
+  auto all = model.named_parameters();
+  for (auto& b : model.named_buffers()) all.push_back(std::move(b));
+  return all;
+}
+
+}  // namespace
+
+WeightEma::WeightEma(const nn::Module& model, double decay) : decay_(decay) {
+  if (!(decay > 0 && decay < 1)) {
+    throw std::invalid_argument("WeightEma: the decay must lie in (0, 1), got " +
+                                std::to_string(decay));
+  }
+  average_ = nn::state_of(model);
+  for (const auto& [name, t] : average_.tensors) {
+    averaged_.push_back(!ends_with(name, "num_batches_tracked"));
+  }
+}
+
+void WeightEma::update(const nn::Module& model) {
+  const auto live = live_tensors(model);
+  if (live.size() != average_.tensors.size()) {
+    throw std::logic_error("WeightEma::update: the model's tensors changed");
+  }
+  ++updates_;
+  const double n = static_cast<double>(updates_);
+  const float d = static_cast<float>(std::min(decay_, (1.0 + n) / (10.0 + n)));
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < live.size(); ++i) {
+    const Tensor w = live[i].second.contiguous();
+    Tensor& avg = average_.tensors[i].second;
+    if (w.numel() != avg.numel()) throw std::logic_error("WeightEma::update: a shape changed");
+    const float* src = w.data();
+    float* dst = avg.data();
+    const int64_t count = w.numel();
+    if (averaged_[i]) {
+      for (int64_t k = 0; k < count; ++k) dst[k] = d * dst[k] + (1.f - d) * src[k];
+    } else {
+      std::copy(src, src + count, dst);
+    }
+  }
+}
+
+void WeightEma::load(const nn::NamedTensors& average, int64_t updates,
+                     const std::string& source) {
+  if (updates < 0) throw std::runtime_error(source + ": negative EMA update count");
+  if (average.tensors.size() != average_.tensors.size()) {
+    throw std::runtime_error(source + ": the averaged weights hold " +
+                             std::to_string(average.tensors.size()) + " tensors, the model " +
+                             std::to_string(average_.tensors.size()));
+  }
+  nn::NamedTensors copy;
+  for (const auto& [name, want] : average_.tensors) {
+    const Tensor* t = average.find(name);
+    if (t == nullptr) throw std::runtime_error(source + ": averaged weights lack '" + name + "'");
+    if (t->shape() != want.shape()) {
+      throw std::runtime_error(source + ": averaged tensor '" + name +
+                               "' has another shape than the model's");
+    }
+    copy.add(name, t->contiguous().clone());
+  }
+  average_ = std::move(copy);
+  updates_ = updates;
+}
+
+}  // namespace radgal
