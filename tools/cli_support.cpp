@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -30,6 +33,23 @@ std::optional<int> parse_command_line(CLI::App& app, const Args& args) {
     return 2;
   }
   return std::nullopt;
+}
+
+CLI::Validator unsigned_integer() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        const std::string range = "a whole number from 0 to " + std::to_string(UINT64_MAX);
+        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
+          return "must be " + range + ", got " + value;
+        }
+        errno = 0;
+        std::strtoull(value.c_str(), nullptr, 10);
+        if (errno == ERANGE) return "must be " + range + ", got " + value + " (too large)";
+        // Leading zeros would make CLI11 read the digits as octal.
+        value.erase(0, std::min(value.find_first_not_of('0'), value.size() - 1));
+        return "";
+      },
+      "", "unsigned_integer");
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

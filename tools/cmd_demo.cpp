@@ -92,7 +92,8 @@ int cmd_demo(const Args& args) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   app.add_option("--images", images, "training images (default 512)")
       ->check(CLI::Range(int64_t{32}, int64_t{1000000}));
-  app.add_option("--seed", seed, "seed of the images, weights and training (default 0)");
+  app.add_option("--seed", seed, "seed of the images, weights and training (default 0)")
+      ->transform(unsigned_integer());
   app.add_option("--threads", threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
   if (auto code = parse_command_line(app, args)) return *code;
   if (threads > 0) omp_set_num_threads(threads);

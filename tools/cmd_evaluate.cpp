@@ -207,7 +207,8 @@ int cmd_evaluate(const Args& args) {
       ->check(CLI::IsMember({"test", "val"}));
   app.add_option("--tta", tta, "average p over N random affine augmentations (0: one plain pass)")
       ->check(CLI::Range(0, 100000));
-  app.add_option("--seed", seed, "seed of the test-time augmentations");
+  app.add_option("--seed", seed, "seed of the test-time augmentations")
+      ->transform(unsigned_integer());
   app.add_option("--json", json_path, "write the metrics as JSON to this file");
   app.add_option("--plots", plots_dir, "write roc.png and confusion.png into this folder");
   app.add_option("--batch", batch, "images per forward pass")->check(CLI::Range(1, 4096));

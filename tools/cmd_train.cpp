@@ -183,7 +183,8 @@ int cmd_train(const Args& args) {
   setting(app.add_flag("--no-augment", no_augment, "train on the images as stored"),
           [&](TrainConfig& c) { c.augment = !no_augment; });
   setting(app.add_option("--seed", seed, "seed of the split, weights, order, augmentation and "
-                                         "dropout (default 0)"),
+                                         "dropout (default 0)")
+              ->transform(unsigned_integer()),
           [&](TrainConfig& c) {
             c.seed = seed;
             c.split_seed = seed;

@@ -1,5 +1,6 @@
-// `radgal train` and `radgal demo` end to end, in-process: usage errors, a two-epoch run on a few
-// real MiraBest images that writes a complete run directory, and the guards around --resume.
+// `radgal train` and `radgal demo` end to end, in-process: usage errors (the seed check is shared
+// with evaluate), a two-epoch run on a few real MiraBest images that writes a complete run
+// directory, and the guards around --resume.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include "nn/models.h"
 #include "tensor/random.h"
+#include "tests/tools/test_evaluate_support.h"
 #include "tools/commands.h"
 #include "train/checkpoint.h"
 
@@ -51,6 +53,43 @@ TEST_CASE("train cli: usage errors return 2, bad data throws naming the folder")
   } catch (const std::runtime_error& e) {
     CHECK(std::string(e.what()).find("/nonexistent/folder") != std::string::npos);
   }
+}
+
+TEST_CASE("seed options: negative, signed and out-of-range seeds are usage errors") {
+  using radgal::testing::run_captured;
+  // CLI11 reads unsigned options with strtoull, which wraps "-1" to 18446744073709551615.
+  const std::string refused[] = {
+      "-1", "-0", "+5", " 5", "1.5", "0x10", "18446744073709551616", "99999999999999999999"};
+  for (const std::string& seed : refused) {
+    CAPTURE(seed);
+    auto r = run_captured(radgal::tools::cmd_train, {"--seed", seed, "--out", "x"});
+    CHECK(r.code == 2);
+    const std::string expected =
+        "--seed: must be a whole number from 0 to 18446744073709551615, got " + seed;
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+    CHECK(run_captured(radgal::tools::cmd_train, {"--seed=" + seed, "--out", "x"}).code == 2);
+    CHECK(run_captured(radgal::tools::cmd_evaluate, {"--seed", seed, "run"}).code == 2);
+    CHECK(run_captured(radgal::tools::cmd_demo, {"--seed", seed, "--images", "32", "--epochs",
+                                                 "1", "--threads", "1"})
+              .code == 2);
+  }
+  // The whole range is accepted (the run then fails on its missing data, after parsing).
+  const std::string accepted[] = {"0", "18446744073709551615"};
+  for (const std::string& seed : accepted) {
+    CAPTURE(seed);
+    CHECK_THROWS_WITH(run_captured(radgal::tools::cmd_train,
+                                   {"--seed", seed, "--data", "/nonexistent", "--out", "x"}),
+                      doctest::Contains("/nonexistent: not a batch folder"));
+  }
+  // Leading zeros are decimal, not octal: seed 010 is seed 10.
+  const auto r = run_captured(radgal::tools::cmd_evaluate,
+                              {"--weights",
+                               radgal::testing::shared_data(
+                                   "reference/agcnn_frdeep_f.weights.safetensors"),
+                               "--data", radgal::testing::shared_data("frdeep-f"), "--tta", "1",
+                               "--seed", "010", "--threads", "1"});
+  REQUIRE(r.code == 0);
+  CHECK_MESSAGE(r.out.find("augmented (seed 10)") != std::string::npos, r.out);
 }
 
 TEST_CASE("train cli: a short real run writes the run directory; resume guards hold") {
