@@ -24,6 +24,7 @@
 #include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/inference.h"
+#include "tools/input_paths.h"
 #include "tools/output_paths.h"
 #include "tools/plot.h"
 #include "train/metrics.h"
@@ -248,6 +249,7 @@ int cmd_evaluate(const Args& args) {
   if (data_dir.empty()) data_dir = settings.data_dir;
   if (data_dir.empty()) throw std::runtime_error("give the labelled images with --data DIR");
   const std::string batch_dir = resolve_batch_dir(data_dir);
+  reject_special_batch_files(batch_dir);
   LabeledSet set;
   if (split == "test") {
     set = select_subset(read_batch_dir(batch_dir, "test"), parse_subset(subset));

@@ -23,6 +23,7 @@
 #include "data/prepare.h"
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/input_paths.h"
 #include "tools/plot.h"
 #include "train/progress.h"
 
@@ -205,6 +206,7 @@ Dataset load_fits(const std::string& dir, int threads) {
       const auto source = parse_source_name(files[i]);
       item.label = source ? std::to_string(source->code) : "unknown";
       try {
+        reject_special_file(files[i]);  // a named pipe would block the open
         const FitsImage image = read_fits(files[i]);
         const PreparedImage p = prepare_mirabest_detailed(image);
         images[i] = p.pixels;
@@ -540,6 +542,7 @@ int cmd_explore(const Args& args) {
   Dataset d;
   std::error_code ec;
   if (fs::is_directory(data, ec) && fs::exists(fs::path(data) / "batches.meta", ec)) {
+    reject_special_batch_files(data);
     d = load_batches(data);
   } else if (fs::is_directory(data, ec)) {
     if (list_fits_files(data).empty()) {
@@ -550,6 +553,9 @@ int cmd_explore(const Args& args) {
     d = load_fits(data, threads);
   } else if (fs::is_regular_file(data, ec)) {
     d = load_image_set(data);
+  } else if (const std::string problem = special_file_problem(data); !problem.empty()) {
+    std::fprintf(stderr, "radgal explore: %s: %s\n", data.c_str(), problem.c_str());
+    return 1;
   } else {
     std::fprintf(stderr, "radgal explore: %s does not exist\n", data.c_str());
     return 1;

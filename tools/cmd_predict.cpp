@@ -24,6 +24,7 @@
 #include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/inference.h"
+#include "tools/input_paths.h"
 #include "tools/output_paths.h"
 #include "tools/plot.h"
 #include "train/progress.h"
@@ -37,6 +38,7 @@ namespace fs = std::filesystem;
 enum class FileKind { fits, picture, unknown };
 
 FileKind sniff(const std::string& path) {
+  reject_special_file(path);  // a named pipe would block the open below
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open the file");
   char head[9] = {};

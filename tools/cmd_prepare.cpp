@@ -21,6 +21,7 @@
 #include "data/prepare.h"
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/input_paths.h"
 #include "train/progress.h"
 
 namespace radgal::tools {
@@ -126,6 +127,13 @@ int cmd_prepare(const Args& args) {
       std::fprintf(stderr, "radgal prepare: --compare: no such folder: %s\n", compare_dir.c_str());
       return 1;
     }
+    if (fs::is_directory(compare_dir, ec)) {
+      reject_special_batch_files(compare_dir);
+    } else if (const std::string problem = special_file_problem(compare_dir); !problem.empty()) {
+      std::fprintf(stderr, "radgal prepare: --compare: %s: %s\n", compare_dir.c_str(),
+                   problem.c_str());
+      return 1;
+    }
     if (!fs::is_regular_file(compare_dir, ec) &&
         !fs::exists(fs::path(compare_dir) / "batches.meta", ec)) {
       std::fprintf(stderr,
@@ -161,6 +169,7 @@ int cmd_prepare(const Args& args) {
       r.stem = stem_of(files[i]);
       r.source = parse_source_name(files[i]);
       try {
+        reject_special_file(files[i]);  // a named pipe would block the open
         const FitsImage image = read_fits(files[i]);
         PrepareOptions options;
         options.circular_mask = mask;

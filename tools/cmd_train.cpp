@@ -25,6 +25,7 @@
 #include "data/subsets.h"
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/input_paths.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/trainer.h"
@@ -238,6 +239,7 @@ int cmd_train(const Args& args) {
 
   // The data.
   const std::string batch_dir = find_batch_dir(config.data_dir);
+  reject_special_batch_files(batch_dir);
   config.data_dir = fs::absolute(batch_dir).lexically_normal().string();
   const ImageSet release = read_batch_dir(batch_dir, "train");
   LabeledSet all;
