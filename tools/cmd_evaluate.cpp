@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -75,8 +76,8 @@ std::string resolve_batch_dir(const std::string& dir) {
 
 struct RunSettings {
   std::string subset, data_dir;
-  double val_fraction = -1;
-  int64_t split_seed = -1;
+  std::optional<double> val_fraction;  // 0: the run kept no validation split
+  std::optional<uint64_t> split_seed;  // any uint64_t: train accepts the whole range
 };
 
 RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel& loaded) {
@@ -106,8 +107,8 @@ RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel&
     }
     if (auto* v = find_setting(
             config, {"data.split_seed", "split_seed", "split.seed", "data.seed", "seed"});
-        v && v->is_number_integer()) {
-      s.split_seed = v->get<int64_t>();
+        v && v->is_number_unsigned()) {
+      s.split_seed = v->get<uint64_t>();
     }
   }
   if (s.subset.empty()) {
@@ -254,7 +255,13 @@ int cmd_evaluate(const Args& args) {
   if (split == "test") {
     set = select_subset(read_batch_dir(batch_dir, "test"), parse_subset(subset));
   } else {
-    if (settings.val_fraction <= 0 || settings.split_seed < 0) {
+    if (!run_dir.empty() && settings.val_fraction == 0.0) {
+      throw std::runtime_error(run_dir +
+                               ": the run has no validation split (it was trained with "
+                               "--val-fraction 0); evaluate it on --split test");
+    }
+    if (!settings.val_fraction || !(*settings.val_fraction > 0 && *settings.val_fraction < 1) ||
+        !settings.split_seed) {
       throw std::runtime_error(
           "--split val needs a run directory whose config.json records the validation fraction "
           "and split seed" +
@@ -262,8 +269,7 @@ int cmd_evaluate(const Args& args) {
     }
     const LabeledSet train =
         select_subset(read_batch_dir(batch_dir, "train"), parse_subset(subset));
-    set = split_train_val(train, settings.val_fraction, static_cast<uint64_t>(settings.split_seed))
-              .second;
+    set = split_train_val(train, *settings.val_fraction, *settings.split_seed).second;
   }
   if (set.size() == 0) throw std::runtime_error(batch_dir + ": no images in subset " + subset);
   const int64_t h = set.images.height, w = set.images.width;

@@ -135,6 +135,36 @@ TEST_CASE("evaluate: a run directory supplies the subset and the validation spli
             .find("--split val needs a run directory") != std::string::npos);
 }
 
+TEST_CASE("evaluate: --split val on a run without a validation set says so; any seed reads") {
+  TempDir run;
+  radgal::nn::ModelConfig config;
+  config.arch = "classic";
+  radgal::Generator init(3);
+  radgal::nn::save_model(run.file("model.safetensors"), *radgal::nn::make_model(config, init));
+  auto write_config = [&](const std::string& val_fraction, const std::string& split_seed) {
+    std::ofstream(run.file("config.json"))
+        << R"({"data": {"dir": ")" << shared_data("frdeep-f/batches")
+        << R"(", "subset": "frdeep", "val_fraction": )" << val_fraction
+        << R"(, "split_seed": )" << split_seed << "}}";
+  };
+
+  // `radgal train --val-fraction 0` trains on every training image and keeps none apart.
+  write_config("0.0", "7");
+  const std::string message = error_of({run.path.string(), "--split", "val"});
+  CHECK_MESSAGE(message.find(run.path.string() +
+                             ": the run has no validation split (it was trained with "
+                             "--val-fraction 0); evaluate it on --split test") !=
+                    std::string::npos,
+                message);
+
+  // The largest seed train accepts is stored as the unsigned number it is.
+  write_config("0.2", "18446744073709551615");
+  const auto r = run_captured(radgal::tools::cmd_evaluate,
+                              {run.path.string(), "--split", "val", "--threads", "1"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("val split, 110 images (48 FRI, 62 FRII)") != std::string::npos);
+}
+
 TEST_CASE("evaluate: refuses a truncated model file and one of another architecture") {
   TempDir dir;
   const std::string source = shared_data(kConfidentWeights);
