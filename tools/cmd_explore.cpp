@@ -4,14 +4,11 @@
 // feature that alone separates FRI from FRII is something a classifier could learn instead of
 // morphology.
 #include <omp.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +21,7 @@
 #include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/input_paths.h"
+#include "tools/output_paths.h"
 #include "tools/plot.h"
 #include "train/progress.h"
 
@@ -37,32 +35,6 @@ namespace fs = std::filesystem;
 // enough on its own to be a shortcut a model could take.
 constexpr double kBiasAuc = 0.75;
 constexpr int64_t kSide = 150;
-
-// Checked before any work, so a bad output path fails at once instead of after a long run.
-// An empty result means the file can be written: its folder exists and is writable.
-std::string output_file_problem(const std::string& path) {
-  const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : ".";
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return path + " is a folder, not a file";
-  if (!fs::exists(parent, ec)) return "no such folder: " + parent.string();
-  if (!fs::is_directory(parent, ec)) return parent.string() + " is not a folder";
-  if (::access(parent.c_str(), W_OK) != 0) {
-    return "cannot write into " + parent.string() + ": " + std::strerror(errno);
-  }
-  return "";
-}
-
-// The same for an output folder, which is made here when missing.
-std::string output_folder_problem(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return "cannot make the folder " + dir + ": " + ec.message();
-  if (!fs::is_directory(dir, ec)) return dir + " is not a folder";
-  if (::access(dir.c_str(), W_OK) != 0) {
-    return "cannot write into " + dir + ": " + std::strerror(errno);
-  }
-  return "";
-}
 
 // One image of the data set and what we know about it.
 struct Item {
@@ -527,14 +499,11 @@ int cmd_explore(const Args& args) {
   app.add_flag("--verbose", verbose, "more detail");
   if (const auto exit_code = parse_command_line(app, args)) return *exit_code;
   set_verbose(verbose);
-  std::string problem = json_path.empty() ? "" : output_file_problem(json_path);
+  // Output paths are checked before any work; the plots folder is made only when --json is fine.
+  std::string problem = json_path.empty() ? "" : writable_parent_problem(json_path, "--json");
+  if (problem.empty() && !plots_dir.empty()) problem = writable_dir_problem(plots_dir, "--plots");
   if (!problem.empty()) {
-    std::fprintf(stderr, "radgal explore: --json: %s\n", problem.c_str());
-    return 1;
-  }
-  problem = plots_dir.empty() ? "" : output_folder_problem(plots_dir);
-  if (!problem.empty()) {
-    std::fprintf(stderr, "radgal explore: --plots: %s\n", problem.c_str());
+    std::fprintf(stderr, "radgal explore: %s\n", problem.c_str());
     return 1;
   }
 

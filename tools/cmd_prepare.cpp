@@ -1,15 +1,12 @@
 // radgal prepare: raw FIRST cutouts -> MiraBest images (data/prepare.h), optionally compared with
 // the release batches and written as a compact image-set file for training.
 #include <omp.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -22,6 +19,7 @@
 #include "tools/cli_support.h"
 #include "tools/commands.h"
 #include "tools/input_paths.h"
+#include "tools/output_paths.h"
 #include "train/progress.h"
 
 namespace radgal::tools {
@@ -61,20 +59,6 @@ std::string stem_of(const std::string& path) {
   }
   const size_t dot = name.rfind('.');
   return dot == std::string::npos ? name : name.substr(0, dot);
-}
-
-// Checked before any work, so a bad output path fails at once instead of after a long run.
-// An empty result means the file can be written: its folder exists and is writable.
-std::string output_file_problem(const std::string& path) {
-  const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : ".";
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return path + " is a folder, not a file";
-  if (!fs::exists(parent, ec)) return "no such folder: " + parent.string();
-  if (!fs::is_directory(parent, ec)) return parent.string() + " is not a folder";
-  if (::access(parent.c_str(), W_OK) != 0) {
-    return "cannot write into " + parent.string() + ": " + std::strerror(errno);
-  }
-  return "";
 }
 
 // A folder holding batches/ stands for that batch folder, as in train and evaluate.
@@ -144,8 +128,8 @@ int cmd_prepare(const Args& args) {
   }
   for (const auto& [option, path] : {std::pair{"--json", json_path}, {"--out", out_path}}) {
     if (path.empty()) continue;
-    if (const std::string problem = output_file_problem(path); !problem.empty()) {
-      std::fprintf(stderr, "radgal prepare: %s: %s\n", option, problem.c_str());
+    if (const std::string problem = writable_parent_problem(path, option); !problem.empty()) {
+      std::fprintf(stderr, "radgal prepare: %s\n", problem.c_str());
       return 1;
     }
   }

@@ -10,6 +10,7 @@
 #include "data/batches.h"
 #include "data/fits.h"
 #include "data/image.h"
+#include "tests/tools/test_evaluate_support.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -179,4 +180,31 @@ TEST_CASE("explore: usage errors and missing data") {
   CHECK(radgal::tools::cmd_explore({"--data", batches, "--json", dir.file("r.json"), "--plots",
                                     dir.file("a_file/plots")}) == 1);
   CHECK_FALSE(fs::exists(dir.file("r.json")));
+}
+
+TEST_CASE("explore: bad output paths are named as evaluate and predict name them") {
+  TempDir dir("output-words");
+  const std::string batches = kShared + "/mirabest/batches";
+  auto err_of = [&](const radgal::tools::Args& args) {
+    const auto r = radgal::testing::run_captured(radgal::tools::cmd_explore, args);
+    CHECK(r.code == 1);
+    return r.err;
+  };
+  std::string err = err_of({"--data", batches, "--json", dir.file("nowhere/r.json")});
+  CHECK_MESSAGE(err == "radgal explore: --json " + dir.file("nowhere/r.json") + ": the folder " +
+                           dir.file("nowhere") + " does not exist\n",
+                err);
+  std::ofstream(dir.file("a_file")) << "x";
+  err = err_of({"--data", batches, "--json", dir.file("a_file/r.json")});
+  CHECK_MESSAGE(err == "radgal explore: --json " + dir.file("a_file/r.json") + ": " +
+                           dir.file("a_file") + " is not a folder\n",
+                err);
+  fs::create_directories(dir.file("folder"));
+  err = err_of({"--data", batches, "--json", dir.file("folder")});
+  CHECK_MESSAGE(err == "radgal explore: --json " + dir.file("folder") + ": is a folder\n", err);
+  err = err_of({"--data", batches, "--plots", dir.file("a_file/plots")});
+  CHECK_MESSAGE(err.rfind("radgal explore: --plots " + dir.file("a_file/plots") +
+                              ": cannot create the folder",
+                          0) == 0,
+                err);
 }

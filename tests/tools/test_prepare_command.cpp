@@ -10,6 +10,7 @@
 #include "data/batches.h"
 #include "data/fits.h"
 #include "data/prepare.h"
+#include "tests/tools/test_evaluate_support.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -126,4 +127,24 @@ TEST_CASE("prepare command: broken input and usage errors") {
   CHECK(radgal::tools::cmd_prepare({"--fits", f.str("fits"), "--compare", kShared + "/mirabest",
                                     "--json", f.str("c.json")}) == 0);
   CHECK(read_json(f.str("c.json"))["images"] == 5);
+}
+
+TEST_CASE("prepare command: bad output paths are named as evaluate and predict name them") {
+  Folder f;
+  auto err_of = [&](const radgal::tools::Args& args) {
+    const auto r = radgal::testing::run_captured(radgal::tools::cmd_prepare, args);
+    CHECK(r.code == 1);
+    return r.err;
+  };
+  std::string err = err_of({"--fits", f.str("fits"), "--out", f.str("fits")});
+  CHECK_MESSAGE(err == "radgal prepare: --out " + f.str("fits") + ": is a folder\n", err);
+  err = err_of({"--fits", f.str("fits"), "--json", f.str("nowhere/r.json")});
+  CHECK_MESSAGE(err == "radgal prepare: --json " + f.str("nowhere/r.json") + ": the folder " +
+                           f.str("nowhere") + " does not exist\n",
+                err);
+  std::ofstream(f.str("a_file")) << "x";
+  err = err_of({"--fits", f.str("fits"), "--out", f.str("a_file/set.rgis")});
+  CHECK_MESSAGE(err == "radgal prepare: --out " + f.str("a_file/set.rgis") + ": " +
+                           f.str("a_file") + " is not a folder\n",
+                err);
 }
