@@ -1,5 +1,6 @@
 // `radgal predict`: classifies FITS cutouts and PNG/JPEG images with a trained model, prints one
-// line per file, and optionally writes attention-map overlays and a JSON report.
+// line per file, and optionally writes attention-map figures (the overlay under a title naming the
+// file, class and probability, beside a colour bar of the attention values) and a JSON report.
 //
 // Raw FITS cutouts go through the MiraBest preparation (data/prepare.h: noise clip, central crop,
 // min-max scale to 0-255); PNG and JPEG files must already be prepared images of the model's
@@ -205,9 +206,11 @@ int cmd_predict(const Args& args) {
       const std::string out = (fs::path(maps_dir) / (stem + ".attention.png")).string();
       // One map that cannot be written (a name too long, a full disk) is that file's error; the
       // other files still get theirs.
+      char title[64];
+      std::snprintf(title, sizeof title, ": %s, p = %.4f", frii ? "FRII" : "FRI", winner);
       try {
-        attention_overlay(grey.data() + i * size * size, size, size, result.attention[i],
-                          result.attention_sizes)
+        attention_figure(grey.data() + i * size * size, size, size, result.attention[i],
+                         result.attention_sizes, fs::path(good[i]).filename().string() + title)
             .write_png(out);
         entry["map"] = out;
       } catch (const std::exception& e) {

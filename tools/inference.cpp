@@ -144,10 +144,11 @@ std::vector<float> mean_attention_map(const std::vector<std::vector<float>>& map
   return mean;
 }
 
-plot::Canvas attention_overlay(const float* grey, int64_t h, int64_t w,
-                               const std::vector<std::vector<float>>& maps,
-                               const std::vector<std::pair<int64_t, int64_t>>& sizes) {
-  const std::vector<float> map = mean_attention_map(maps, sizes, h, w);
+namespace {
+
+// attention_overlay from the gate-averaged map (h x w).
+plot::Canvas overlay_of_mean_map(const float* grey, int64_t h, int64_t w,
+                                 const std::vector<float>& map) {
   const size_t n = static_cast<size_t>(h * w);
   auto unit_range = [n](const float* v) {
     float lo = INFINITY, hi = -INFINITY;
@@ -187,6 +188,28 @@ plot::Canvas attention_overlay(const float* grey, int64_t h, int64_t w,
     }
   }
   return canvas;
+}
+
+}  // namespace
+
+plot::Canvas attention_overlay(const float* grey, int64_t h, int64_t w,
+                               const std::vector<std::vector<float>>& maps,
+                               const std::vector<std::pair<int64_t, int64_t>>& sizes) {
+  return overlay_of_mean_map(grey, h, w, mean_attention_map(maps, sizes, h, w));
+}
+
+plot::Canvas attention_figure(const float* grey, int64_t h, int64_t w,
+                              const std::vector<std::vector<float>>& maps,
+                              const std::vector<std::pair<int64_t, int64_t>>& sizes,
+                              const std::string& title) {
+  const std::vector<float> map = mean_attention_map(maps, sizes, h, w);
+  float lo = INFINITY, hi = -INFINITY;
+  for (float v : map) {
+    if (!std::isfinite(v)) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  return plot::image_figure(overlay_of_mean_map(grey, h, w, map), 2, title, lo, hi, "attention");
 }
 
 }  // namespace radgal::tools

@@ -51,6 +51,15 @@ plot::Canvas attention_overlay(const float* grey, int64_t h, int64_t w,
                                const std::vector<std::vector<float>>& maps,
                                const std::vector<std::pair<int64_t, int64_t>>& sizes);
 
+// The overlay as `radgal predict --maps` writes it: plot::image_figure of attention_overlay,
+// magnified twice, under `title`, with a colour bar labelled "attention" running from the
+// smallest to the largest finite value of the gate-averaged map (the values the overlay's
+// colours span). (2 w + 120) x (2 h + 54) pixels for h >= 20.
+plot::Canvas attention_figure(const float* grey, int64_t h, int64_t w,
+                              const std::vector<std::vector<float>>& maps,
+                              const std::vector<std::pair<int64_t, int64_t>>& sizes,
+                              const std::string& title);
+
 // The gate-averaged map at h x w (before normalisation), as used by attention_overlay.
 std::vector<float> mean_attention_map(const std::vector<std::vector<float>>& maps,
                                       const std::vector<std::pair<int64_t, int64_t>>& sizes,

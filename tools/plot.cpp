@@ -101,6 +101,17 @@ std::string format_number(double v, double step) {
   return buf;
 }
 
+// `text` cut in the middle ("start...end") until it is at most max_width pixels wide at `scale`.
+std::string shortened_to_width(const std::string& text, int max_width, int scale) {
+  if (Canvas::text_width(text, scale) <= max_width) return text;
+  for (size_t keep = text.size(); keep-- > 0;) {
+    const size_t head = (keep + 1) / 2, tail = keep - head;
+    const std::string cut = text.substr(0, head) + "..." + text.substr(text.size() - tail);
+    if (Canvas::text_width(cut, scale) <= max_width) return cut;
+  }
+  return "";
+}
+
 // A centred title at double size, or normal size when that would not fit the width.
 void draw_title(Canvas& c, const std::string& title, int y) {
   const int scale = Canvas::text_width(title, 2) <= c.width() - 10 ? 2 : 1;
@@ -768,6 +779,27 @@ Canvas vstack(const std::vector<Canvas>& parts, int gap) {
     out.blit(c, 0, y);
     y += c.height() + gap;
   }
+  return out;
+}
+
+Canvas image_figure(const Canvas& image, int magnify, const std::string& title, float lo, float hi,
+                    const std::string& bar_label) {
+  // The layout promised in plot.h: margins of 10, a 44-pixel title band, a 100-pixel bar slot.
+  constexpr int kMargin = 10, kTitleBand = 44, kBarSlot = 100;
+  magnify = std::max(magnify, 1);
+  const Canvas big = image.scaled(magnify);
+  const int body_h = std::max(big.height(), 40);
+  Canvas out(kMargin + big.width() + kMargin + kBarSlot, kTitleBand + body_h + kMargin);
+
+  const int room = out.width() - 2 * kMargin;
+  const int scale = Canvas::text_width(title, 2) <= room ? 2 : 1;
+  const std::string shown = shortened_to_width(title, room, scale);
+  out.draw_text((out.width() - Canvas::text_width(shown, scale)) / 2, (kTitleBand - 7 * scale) / 2,
+                shown, kBlack, scale);
+
+  out.blit(big, kMargin, kTitleBand);
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = hi = 0.f;  // labelled 0 rather than "nan"
+  out.blit(colour_bar(body_h, lo, hi, bar_label), kMargin + big.width() + kMargin, kTitleBand);
   return out;
 }
 

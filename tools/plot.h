@@ -178,4 +178,14 @@ Canvas image_grid(const std::vector<Tile>& tiles, int columns, const std::string
 Canvas hstack(const std::vector<Canvas>& parts, int gap = 8);
 Canvas vstack(const std::vector<Canvas>& parts, int gap = 8);
 
+// One image as a figure: `title` centred in a band on top (double size when it fits, else normal
+// size, shortened in the middle with "..." when even that does not fit), the image magnified
+// `magnify` times (nearest neighbour) with its top-left corner at (10, 44), and
+// colour_bar(lo, hi, bar_label) as high as the magnified image in a 100-pixel slot to its right.
+// For an image of w x h the figure is (magnify w + 120) x (max(magnify h, 40) + 54) pixels,
+// whatever the title and the numbers; a bar whose numbers need more than the slot is cut off at
+// the right edge.
+Canvas image_figure(const Canvas& image, int magnify, const std::string& title, float lo, float hi,
+                    const std::string& bar_label);
+
 }  // namespace radgal::plot

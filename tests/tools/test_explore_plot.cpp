@@ -187,3 +187,59 @@ TEST_CASE("plot: PNG files hold the canvas exactly and failures name the path") 
   CHECK_THROWS_WITH(c.write_png(dir + "/no/such/folder/c.png"), doctest::Contains("no/such"));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("plot: an image figure puts title, magnified image and colour bar where promised") {
+  // A 40 x 30 image with a different colour in every pixel, magnified twice.
+  Canvas image(40, 30);
+  for (int y = 0; y < 30; ++y) {
+    for (int x = 0; x < 40; ++x) image.set(x, y, {uint8_t(6 * x), uint8_t(8 * y), 77});
+  }
+  const Canvas fig = plot::image_figure(image, 2, "image.png: FRII, p = 0.9990", 0.f, 0.02f, "a");
+  REQUIRE(fig.width() == 2 * 40 + 120);
+  REQUIRE(fig.height() == 2 * 30 + 54);
+  int moved = 0;
+  for (int y = 0; y < 60; ++y) {
+    for (int x = 0; x < 80; ++x) moved += !same(fig.get(10 + x, 44 + y), image.get(x / 2, y / 2));
+  }
+  CHECK(moved == 0);
+  // The title: dark text inside the band above the image, within the margins.
+  int title_ink = 0;
+  for (int y = 0; y < 44; ++y) {
+    for (int x = 0; x < fig.width(); ++x) title_ink += fig.get(x, y).r < 128;
+  }
+  CHECK(title_ink > 100);
+  // The bar in its slot right of the image, with its scale (0.02 at the top, 0 at the bottom),
+  // exactly as colour_bar draws it: bright at the top, dark at the bottom.
+  const int bar_x = 10 + 80 + 10 + 9;
+  auto brightness = [&](int y) {
+    const Rgb c = fig.get(bar_x, y);
+    return c.r + c.g + c.b;
+  };
+  CHECK(brightness(44 + 6) > 600);
+  CHECK(brightness(44 + 53) < 100);
+  const Canvas bar = plot::colour_bar(60, 0.f, 0.02f, "a");
+  int bar_differs = 0;
+  for (int y = 0; y < bar.height(); ++y) {
+    for (int x = 0; x < bar.width(); ++x)
+      bar_differs += !same(fig.get(100 + x, 44 + y), bar.get(x, y));
+  }
+  CHECK(bar_differs == 0);
+
+  // A title far too long for the figure is cut in the middle; the size does not change.
+  const std::string long_name(300, 'n');
+  const Canvas cut = plot::image_figure(image, 2, long_name + ".png: FRI", 0.f, 1.f, "a");
+  CHECK(cut.width() == fig.width());
+  CHECK(cut.height() == fig.height());
+  int ink = 0, ink_in_margins = 0;
+  for (int y = 0; y < 44; ++y) {
+    for (int x = 0; x < cut.width(); ++x) {
+      const bool dark = cut.get(x, y).r < 128;
+      ink += dark;
+      ink_in_margins += dark && (x < 10 || x >= cut.width() - 10);
+    }
+  }
+  CHECK(ink > 100);
+  CHECK(ink_in_margins == 0);
+  // No finite attention value at all: the figure is still drawn.
+  CHECK(plot::image_figure(image, 1, "", NAN, NAN, "").height() == 40 + 54);
+}

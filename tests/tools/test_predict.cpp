@@ -58,12 +58,43 @@ TEST_CASE("predict: PNG copies of the test images give the published probabiliti
     CAPTURE(i);
     CHECK(std::abs(p["p_frii"].get<double>() - published[2 * i + 1]) < 1e-4);
     CHECK(p["class"] == (published[2 * i + 1] > published[2 * i] ? "FRII" : "FRI"));
-    // The overlay is a 150 x 150 picture.
-    const radgal::GreyImage overlay = radgal::read_image(p["map"].get<std::string>());
-    CHECK(overlay.width == 150);
-    CHECK(overlay.height == 150);
-    CHECK(overlay.channels == 3);
+    // The overlay figure: the 150 x 150 overlay magnified twice, a title band above it and a
+    // colour bar to its right (tools/inference.h: 2 w + 120 by 2 h + 54 pixels).
+    const radgal::GreyImage figure = radgal::read_image(p["map"].get<std::string>());
+    CHECK(figure.width == 420);
+    CHECK(figure.height == 354);
+    CHECK(figure.channels == 3);
   }
+}
+
+TEST_CASE("predict: attention figures carry a title and a colour bar beside the overlay") {
+  TempDir dir;
+  const radgal::LabeledSet set = radgal::select_subset(
+      radgal::read_batch_dir(shared_data("mirabest/batches"), "test"), radgal::Subset::confident);
+  const std::string image = dir.file("frii_source.png");
+  radgal::write_grey_png(image, set.images.image(60), 150, 150);
+  const auto r = run_captured(
+      radgal::tools::cmd_predict,
+      {"--model", shared_data(kWeights), image, "--maps", dir.file("maps"), "--threads", "1"});
+  REQUIRE(r.code == 0);
+  const radgal::GreyImage figure = radgal::read_image(dir.file("maps/frii_source.attention.png"));
+  // Larger than the bare 150 x 150 overlay, and still a plain 8-bit RGB PNG.
+  REQUIRE(figure.width == 420);
+  REQUIRE(figure.height == 354);
+  CHECK(figure.channels == 3);
+  CHECK(figure.bits == 8);
+  auto at = [&](int64_t x, int64_t y) { return figure.pixels[size_t(y * figure.width + x)]; };
+  // The title band above the image holds dark text on white.
+  int dark_in_title = 0;
+  for (int64_t y = 0; y < 44; ++y) {
+    for (int64_t x = 0; x < figure.width; ++x) dark_in_title += at(x, y) < 100;
+  }
+  CHECK(dark_in_title > 50);
+  // The colour bar (magma, low at the bottom) brightens from bottom to top.
+  const int64_t bar_x = 10 + 300 + 10 + 9;
+  CHECK(at(bar_x, 44 + 290) < 40);
+  CHECK(at(bar_x, 44 + 5) > 180);
+  CHECK(at(bar_x, 44 + 100) > at(bar_x, 44 + 200));
 }
 
 TEST_CASE("predict: a raw FITS cutout is prepared and classified; bad files are reported") {
