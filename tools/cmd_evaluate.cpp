@@ -186,14 +186,17 @@ int cmd_evaluate(const Args& args) {
       "Evaluate a trained classifier on a labelled set: per-class precision, recall and "
       "F1, accuracy, ROC AUC and the confusion matrix.",
       "evaluate"};
-  std::string run_dir, weights, data_dir, subset, split = "test", json_path, plots_dir;
+  std::vector<std::string> run_dirs;
+  std::string weights, data_dir, subset, split = "test", json_path, plots_dir;
   int tta = 0, threads = 0;
   uint64_t seed = 0;
   // One image at a time is the fastest on a CPU (its activations stay in cache) and the leanest
   // (about 50 MB peak; each further image in a batch adds about 35 MB).
   int64_t batch = 1;
   bool verbose_flag = false;
-  auto* run_opt = app.add_option("run_dir", run_dir, "run directory written by radgal train");
+  auto* run_opt = app.add_option("run_dir", run_dirs,
+                                 "run directory written by radgal train; several form an "
+                                 "ensemble whose probabilities are averaged (soft vote)");
   auto* weights_opt = app.add_option("--weights", weights,
                                      "a model file instead of a run: radgal's .safetensors or a "
                                      "published AGRadGalNet state dict");
@@ -217,10 +220,11 @@ int cmd_evaluate(const Args& args) {
   app.add_option("--threads", threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
   app.add_flag("--verbose", verbose_flag, "report timing on stderr");
   if (auto code = parse_command_line(app, args)) return *code;
-  if (run_dir.empty() && weights.empty()) {
+  if (run_dirs.empty() && weights.empty()) {
     std::fprintf(stderr, "radgal evaluate: give a run directory or --weights FILE\n");
     return 2;
   }
+  const std::string run_dir = run_dirs.empty() ? "" : run_dirs.front();
   if (verbose_flag) set_verbose(true);
   if (threads > 0) omp_set_num_threads(threads);
 
@@ -230,7 +234,12 @@ int cmd_evaluate(const Args& args) {
 
   // The model and what it was trained on.
   const std::string model_source = run_dir.empty() ? weights : run_dir;
-  const nn::LoadedModel loaded = nn::load_model(model_source);
+  // The first model decides the subset and data; an ensemble's other members are checked
+  // against it below.
+  std::vector<nn::LoadedModel> members;
+  for (const std::string& source : run_dirs.empty() ? std::vector<std::string>{weights} : run_dirs)
+    members.push_back(nn::load_model(source));
+  const nn::LoadedModel& loaded = members.front();
   const RunSettings settings = read_run_settings(model_source, loaded);
   if (subset.empty()) subset = settings.subset;
   if (subset.empty() && !weights.empty()) subset = subset_from_file_name(weights);
@@ -255,6 +264,12 @@ int cmd_evaluate(const Args& args) {
   if (split == "test") {
     set = select_subset(read_batch_dir(batch_dir, "test"), parse_subset(subset));
   } else {
+    if (members.size() > 1) {
+      // Each run holds out its own validation split (it depends on the run's seed), so there
+      // is no validation set common to the members.
+      throw std::runtime_error("--split val takes one run directory; an ensemble's runs each "
+                               "hold out a different validation split");
+    }
     if (!run_dir.empty() && settings.val_fraction == 0.0) {
       throw std::runtime_error(run_dir +
                                ": the run has no validation split (it was trained with "
@@ -273,11 +288,21 @@ int cmd_evaluate(const Args& args) {
   }
   if (set.size() == 0) throw std::runtime_error(batch_dir + ": no images in subset " + subset);
   const int64_t h = set.images.height, w = set.images.width;
-  if (h != loaded.config.image_size || w != loaded.config.image_size) {
-    throw std::runtime_error(batch_dir + ": images are " + std::to_string(w) + "x" +
-                             std::to_string(h) + ", the model expects " +
-                             std::to_string(loaded.config.image_size) + "x" +
-                             std::to_string(loaded.config.image_size));
+  for (const nn::LoadedModel& m : members) {
+    if (h != m.config.image_size || w != m.config.image_size) {
+      throw std::runtime_error(batch_dir + ": images are " + std::to_string(w) + "x" +
+                               std::to_string(h) + ", the model " + m.path + " expects " +
+                               std::to_string(m.config.image_size) + "x" +
+                               std::to_string(m.config.image_size));
+    }
+  }
+  for (size_t i = 1; i < run_dirs.size(); ++i) {
+    const std::string other = read_run_settings(run_dirs[i], members[i]).subset;
+    if (!other.empty() && other != settings.subset) {
+      throw std::runtime_error(run_dirs[i] + ": trained on subset " + other + ", but " +
+                               run_dir + " on " + settings.subset +
+                               "; an ensemble's runs must share their classes");
+    }
   }
 
   InferenceOptions options;
@@ -286,17 +311,34 @@ int cmd_evaluate(const Args& args) {
   options.seed = seed;
   options.progress_label = "evaluate";
   const auto start = std::chrono::steady_clock::now();
-  const InferenceResult result = run_inference(*loaded.model, set.images.pixels.data(),
-                                               static_cast<int64_t>(set.size()), h, w, options);
+  // Soft vote: the members' p(FRII) averaged per image.
+  std::vector<double> p_frii(set.size(), 0.0);
+  std::vector<BinaryReport> member_reports;
+  for (const nn::LoadedModel& m : members) {
+    const InferenceResult result = run_inference(*m.model, set.images.pixels.data(),
+                                                 static_cast<int64_t>(set.size()), h, w, options);
+    const std::vector<double> p(result.p_frii.begin(), result.p_frii.end());
+    member_reports.push_back(evaluate_binary(set.targets, p));
+    for (size_t i = 0; i < p.size(); ++i) p_frii[i] += p[i] / double(members.size());
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const std::vector<double> p_frii(result.p_frii.begin(), result.p_frii.end());
   const BinaryReport r = evaluate_binary(set.targets, p_frii);
 
   // The table.
   const int64_t correct = r.confusion[0][0] + r.confusion[1][1];
-  std::printf("model     %s, %lld parameters\n          %s\n", loaded.config.describe().c_str(),
-              static_cast<long long>(loaded.model->parameter_count()), loaded.path.c_str());
+  if (members.size() == 1) {
+    std::printf("model     %s, %lld parameters\n          %s\n",
+                loaded.config.describe().c_str(),
+                static_cast<long long>(loaded.model->parameter_count()), loaded.path.c_str());
+  } else {
+    std::printf("ensemble  %zu models, probabilities averaged\n", members.size());
+    for (size_t i = 0; i < members.size(); ++i) {
+      std::printf("  %-40s %s alone: %s, AUC %.4f\n", members[i].path.c_str(),
+                  members[i].config.describe().c_str(),
+                  percent(member_reports[i].accuracy).c_str(), member_reports[i].auc);
+    }
+  }
   std::printf("data      %s: subset %s, %s split, %lld images (%lld FRI, %lld FRII)\n",
               batch_dir.c_str(), subset.c_str(), split.c_str(), static_cast<long long>(r.n),
               static_cast<long long>(r.fri.support), static_cast<long long>(r.frii.support));
@@ -324,7 +366,8 @@ int cmd_evaluate(const Args& args) {
               static_cast<long long>(r.confusion[0][1]), static_cast<long long>(r.confusion[1][0]),
               static_cast<long long>(r.confusion[1][1]));
   if (verbose()) {
-    const double images = static_cast<double>(r.n) * std::max(1, tta);
+    const double images =
+        static_cast<double>(r.n) * std::max(1, tta) * static_cast<double>(members.size());
     std::fprintf(stderr,
                  "evaluate: %.0f forward passes in %s (%.1f img/s, batch %lld, %d threads)\n",
                  images, format_duration(seconds).c_str(), images / seconds,
@@ -342,9 +385,21 @@ int cmd_evaluate(const Args& args) {
     j["model"] = {{"path", loaded.path},
                   {"config", loaded.config.to_json()},
                   {"published", loaded.published}};
+    if (members.size() > 1) {
+      j["ensemble"] = nlohmann::json::array();
+      for (size_t i = 0; i < members.size(); ++i) {
+        const BinaryReport& m = member_reports[i];
+        j["ensemble"].push_back(
+            {{"path", members[i].path},
+             {"config", members[i].config.to_json()},
+             {"accuracy", m.accuracy},
+             {"auc", std::isnan(m.auc) ? nlohmann::json() : nlohmann::json(m.auc)}});
+      }
+    }
     j["data"] = {{"dir", batch_dir}, {"subset", subset}, {"split", split}};
     j["tta"] = tta;
     j["seed"] = seed;
+    j["p_frii"] = p_frii;  // per image, in the order of the set (test_batch order)
     // The ROC curve without its first point, whose threshold is +infinity (not valid JSON).
     j["roc"] = {{"fpr", std::vector<double>(r.fpr.begin() + 1, r.fpr.end())},
                 {"tpr", std::vector<double>(r.tpr.begin() + 1, r.tpr.end())},
@@ -356,7 +411,11 @@ int cmd_evaluate(const Args& args) {
     if (!std::isnan(r.auc)) {
       plot::Series curve;
       char name[64];
-      std::snprintf(name, sizeof name, "%s (AUC %.3f)", loaded.config.arch.c_str(), r.auc);
+      if (members.size() == 1) {
+        std::snprintf(name, sizeof name, "%s (AUC %.3f)", loaded.config.arch.c_str(), r.auc);
+      } else {
+        std::snprintf(name, sizeof name, "ensemble of %zu (AUC %.3f)", members.size(), r.auc);
+      }
       curve.name = name;
       curve.x = r.fpr;
       curve.y = r.tpr;

@@ -250,3 +250,51 @@ TEST_CASE("evaluate: usage errors") {
             .find("cannot tell which subset the model was trained on; pass --subset") !=
         std::string::npos);
 }
+
+TEST_CASE("evaluate: several models form an ensemble whose p(FRII) is the members' mean") {
+  const std::string a = shared_data("reference/agcnn_frdeep_f.weights.safetensors");
+  const std::string b = shared_data(kConfidentWeights);
+  const radgal::tools::Args data = {"--data", shared_data("frdeep-f"), "--subset", "frdeep"};
+  auto json_of = [&](radgal::tools::Args models, std::string* out = nullptr) {
+    TempDir dir;
+    radgal::tools::Args args = models;
+    args.insert(args.end(), data.begin(), data.end());
+    args.push_back("--json");
+    args.push_back(dir.file("m.json"));
+    const auto r = run_captured(radgal::tools::cmd_evaluate, args);
+    REQUIRE(r.code == 0);
+    if (out) *out = r.out;
+    std::ifstream in(dir.file("m.json"));
+    return nlohmann::json::parse(in);
+  };
+  const nlohmann::json ja = json_of({a}), jb = json_of({b});
+  std::string text;
+  const nlohmann::json both = json_of({a, b}, &text);
+  CHECK(ja["accuracy"].get<double>() == doctest::Approx(0.88));  // the published FRDEEP-F figure
+  CHECK(text.find("ensemble  2 models, probabilities averaged") != std::string::npos);
+  CHECK(text.find("alone: 88.00%") != std::string::npos);
+  REQUIRE(both["ensemble"].size() == 2);
+  CHECK(both["ensemble"][0]["accuracy"] == ja["accuracy"]);
+  CHECK(both["ensemble"][1]["accuracy"] == jb["accuracy"]);
+  const auto pa = ja["p_frii"].get<std::vector<double>>();
+  const auto pb = jb["p_frii"].get<std::vector<double>>();
+  const auto p = both["p_frii"].get<std::vector<double>>();
+  REQUIRE(p.size() == 50);
+  REQUIRE(pa.size() == 50);
+  size_t differ_from_a = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    CHECK(p[i] == doctest::Approx((pa[i] + pb[i]) / 2).epsilon(1e-12));
+    differ_from_a += std::abs(p[i] - pa[i]) > 1e-6;
+  }
+  CHECK(differ_from_a > 10);  // the second member really took part
+
+  // The same model twice is the model.
+  const nlohmann::json twice = json_of({a, a});
+  CHECK(twice["accuracy"] == ja["accuracy"]);
+  CHECK(twice["confusion"] == ja["confusion"]);
+
+  // Validation splits differ between runs, so an ensemble has none.
+  radgal::tools::Args val_args = {a, b, "--split", "val"};
+  val_args.insert(val_args.end(), data.begin(), data.end());
+  CHECK(error_of(val_args).find("--split val takes one run directory") != std::string::npos);
+}
