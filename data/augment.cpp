@@ -1,5 +1,6 @@
 #include "data/augment.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -7,8 +8,10 @@ namespace radgal {
 
 AffineParams draw_augment(const AugmentOptions& o, Generator& gen) {
   if (o.max_rotation_deg < 0 || o.max_shift_px < 0 || !(o.scale_min > 0) ||
-      o.scale_max < o.scale_min) {
-    throw std::runtime_error("augment: bad options (negative range or scale_min > scale_max)");
+      o.scale_max < o.scale_min || !(o.lossless_fraction >= 0 && o.lossless_fraction <= 1)) {
+    throw std::runtime_error(
+        "augment: bad options (negative range, scale_min > scale_max or a lossless fraction "
+        "outside [0, 1])");
   }
   AffineParams p;
   // Each draw happens unconditionally so the generator advances the same way for any options.
@@ -18,19 +21,38 @@ AffineParams draw_augment(const AugmentOptions& o, Generator& gen) {
   const float s = gen.uniform();
   const float hcoin = gen.uniform();
   const float vcoin = gen.uniform();
+  const float lossless_coin = gen.uniform();
   p.angle_deg = angle * o.max_rotation_deg;
   p.shift_x = sx * o.max_shift_px;
   p.shift_y = sy * o.max_shift_px;
   p.scale = o.scale_min + (o.scale_max - o.scale_min) * s;
   p.hflip = o.hflip && hcoin < 0.5f;
   p.vflip = o.vflip && vcoin < 0.5f;
+  if (lossless_coin < o.lossless_fraction) {
+    // The angle draw, uniform in [-1, 1), picks one of the four quarter turns.
+    const int quarter = std::min(3, static_cast<int>((angle + 1.f) * 2.f));
+    p.angle_deg = 90.f * float(quarter);
+    p.shift_x = p.shift_y = 0;
+    p.scale = 1;
+  }
   return p;
 }
 
 void apply_affine(const uint8_t* in, int64_t h, int64_t w, const AffineParams& p, float* out) {
   if (!(p.scale > 0)) throw std::runtime_error("apply_affine: scale must be positive");
-  const double theta = p.angle_deg * M_PI / 180.0;
-  const double c = std::cos(theta), s = std::sin(theta);
+  double c, s;
+  const double quarters = double(p.angle_deg) / 90.0;
+  if (quarters == std::round(quarters) && std::abs(quarters) < 1e6) {
+    // A quarter turn takes exact cosines and sines, so pixel centres land on pixel centres and
+    // the image is moved without interpolation.
+    const int q = ((static_cast<int>(std::round(quarters)) % 4) + 4) % 4;
+    c = q == 0 ? 1 : (q == 2 ? -1 : 0);
+    s = q == 1 ? 1 : (q == 3 ? -1 : 0);
+  } else {
+    const double theta = p.angle_deg * M_PI / 180.0;
+    c = std::cos(theta);
+    s = std::sin(theta);
+  }
   const double cx = 0.5 * double(w - 1), cy = 0.5 * double(h - 1);
   auto at = [&](int64_t x, int64_t y) -> float {
     return x >= 0 && x < w && y >= 0 && y < h ? float(in[y * w + x]) : 0.f;

@@ -10,11 +10,16 @@
 // - Geometry (x right, y down, centre ((w - 1) / 2, (h - 1) / 2)): the input is first flipped
 //   (hflip mirrors x, vflip mirrors y), then rotated by angle_deg counter-clockwise as the image
 //   is displayed, then scaled by `scale`, then shifted by (shift_x, shift_y) pixels.
-// - draw_augment draws exactly six numbers from the generator, in the order angle, shift x,
-//   shift y, scale, hflip coin, vflip coin, whatever the options, so the stream position after a
-//   call never depends on which augmentations are enabled. Angles are uniform in
-//   [-max_rotation_deg, max_rotation_deg], shifts in [-max_shift_px, max_shift_px], scale in
+// - draw_augment draws exactly seven numbers from the generator, in the order angle, shift x,
+//   shift y, scale, hflip coin, vflip coin, lossless coin, whatever the options, so the stream
+//   position after a call never depends on which augmentations are enabled. Angles are uniform
+//   in [-max_rotation_deg, max_rotation_deg], shifts in [-max_shift_px, max_shift_px], scale in
 //   [scale_min, scale_max]; each enabled flip happens with probability 1/2.
+// - Lossless draws: with probability lossless_fraction the draw is instead a rotation by a
+//   multiple of 90 degrees (each of the four equally likely, taken from the angle draw) with the
+//   enabled flips and no shift or scaling. Such a map moves whole pixels, so the image keeps its
+//   sharpness: a model that only ever sees interpolated (slightly blurred) training images meets
+//   a different distribution in the sharp, unrotated test images.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +33,7 @@ struct AugmentOptions {
   float max_shift_px = 2;
   float scale_min = 0.9f, scale_max = 1.1f;
   bool hflip = false, vflip = false;
+  float lossless_fraction = 0;  // share of draws that only rotate by k * 90 degrees and flip
 };
 
 struct AffineParams {

@@ -109,7 +109,7 @@ int cmd_train(const Args& args) {
   int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience, limit = 0;
   double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
          label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0,
-         ema = d.ema_decay;
+         ema = d.ema_decay, lossless = d.augment_options.lossless_fraction;
   uint64_t seed = d.seed;
   bool resume = false, no_augment = false, verbose_flag = false;
 
@@ -181,6 +181,12 @@ int cmd_train(const Args& args) {
   setting(app.add_option("--clip-grad", clip, "clip the global gradient norm (0: off)")
               ->check(CLI::NonNegativeNumber),
           [&](TrainConfig& c) { c.clip_grad_norm = clip; });
+  setting(app.add_option("--lossless", lossless,
+                         "share of training images only turned by quarter turns and flipped, "
+                         "without interpolation, so sharp images stay in the training "
+                         "distribution (default 0)")
+              ->check(CLI::Range(0.0, 1.0)),
+          [&](TrainConfig& c) { c.augment_options.lossless_fraction = float(lossless); });
   setting(app.add_flag("--no-augment", no_augment, "train on the images as stored"),
           [&](TrainConfig& c) { c.augment = !no_augment; });
   setting(app.add_option("--seed", seed, "seed of the split, weights, order, augmentation and "

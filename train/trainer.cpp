@@ -120,7 +120,8 @@ nlohmann::json TrainConfig::to_json() const {
         {"scale_min", a.scale_min},
         {"scale_max", a.scale_max},
         {"hflip", a.hflip},
-        {"vflip", a.vflip}}},
+        {"vflip", a.vflip},
+        {"lossless_fraction", a.lossless_fraction}}},
       {"label_smoothing", label_smoothing},
       {"epochs", epochs},
       {"batch_size", batch_size},
@@ -169,6 +170,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(a, "scale_max", c.augment_options.scale_max, "augment.");
   read_key(a, "hflip", c.augment_options.hflip, "augment.");
   read_key(a, "vflip", c.augment_options.vflip, "augment.");
+  read_key(a, "lossless_fraction", c.augment_options.lossless_fraction, "augment.");
   read_key(j, "label_smoothing", c.label_smoothing, "");
   read_key(j, "epochs", c.epochs, "");
   read_key(j, "batch_size", c.batch_size, "");
@@ -197,6 +199,8 @@ void TrainConfig::validate() const {
     fail("augmentation scale range must satisfy 0 < scale_min <= scale_max");
   if (!(a.max_rotation_deg >= 0 && a.max_shift_px >= 0))
     fail("augmentation rotation and shift must not be negative");
+  if (!(a.lossless_fraction >= 0 && a.lossless_fraction <= 1))
+    fail("the lossless augmentation fraction must lie in [0, 1]");
   model.validate();
 }
 

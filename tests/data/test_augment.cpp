@@ -102,7 +102,7 @@ TEST_CASE("augment: scaling about the centre") {
   CHECK(big[0] == in_at(in, 1, 1));
 }
 
-TEST_CASE("augment: the draw uses six numbers and stays inside the options") {
+TEST_CASE("augment: the draw uses seven numbers and stays inside the options") {
   radgal::AugmentOptions o;
   o.max_rotation_deg = 30;
   o.max_shift_px = 3;
@@ -118,7 +118,7 @@ TEST_CASE("augment: the draw uses six numbers and stays inside the options") {
     CHECK(p.scale >= 0.8f);
     CHECK(p.scale <= 1.25f);
     CHECK_FALSE(p.hflip);
-    for (int k = 0; k < 6; ++k) reference.next_u64();
+    for (int k = 0; k < 7; ++k) reference.next_u64();
   }
   CHECK(gen.next_u64() == reference.next_u64());
   o.hflip = true;
@@ -141,4 +141,57 @@ TEST_CASE("augment: the same seed gives the same image") {
     CHECK(v >= 0.f);
     CHECK(v <= 255.f);
   }
+}
+
+TEST_CASE("augment: lossless draws turn the image by quarter turns, pixel for pixel") {
+  const int64_t n = 9;  // odd and even sides both keep pixel centres on pixel centres
+  for (const int64_t w : {n, n + 1}) {
+    std::vector<uint8_t> img(size_t(w * w));
+    for (size_t i = 0; i < img.size(); ++i) img[i] = uint8_t((i * 53 + 7) % 251);
+    radgal::AugmentOptions o;
+    o.lossless_fraction = 1;
+    o.hflip = o.vflip = false;
+    radgal::Generator gen(5);
+    int seen[4] = {0, 0, 0, 0};
+    std::vector<float> out(img.size());
+    for (int trial = 0; trial < 200; ++trial) {
+      const AffineParams p = radgal::draw_augment(o, gen);
+      REQUIRE(p.scale == 1.f);
+      REQUIRE(p.shift_x == 0.f);
+      const int q = int(p.angle_deg / 90.f);
+      REQUIRE(p.angle_deg == 90.f * float(q));
+      REQUIRE((q >= 0 && q < 4));
+      ++seen[q];
+      radgal::apply_affine(img.data(), w, w, p, out.data());
+      // The expected pixel, by index arithmetic: a counter-clockwise quarter turn as displayed
+      // (y down) sends the input pixel (x, y) to (y, w - 1 - x).
+      size_t wrong = 0;
+      for (int64_t y = 0; y < w; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          int64_t sx = x, sy = y;  // the input pixel that lands at (x, y)
+          for (int k = 0; k < q; ++k) {
+            const int64_t px = w - 1 - sy, py = sx;  // undo one turn
+            sx = px;
+            sy = py;
+          }
+          wrong += out[size_t(y * w + x)] != float(img[size_t(sy * w + sx)]);
+        }
+      CHECK_MESSAGE(wrong == 0, "side " << w << ", quarter turns " << q);
+    }
+    for (int q = 0; q < 4; ++q) CHECK(seen[q] > 25);
+  }
+
+  // The fraction is a probability: about 30% of draws are lossless at 0.3.
+  radgal::AugmentOptions o;
+  o.lossless_fraction = 0.3f;
+  radgal::Generator gen(9);
+  int lossless = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const AffineParams p = radgal::draw_augment(o, gen);
+    lossless += p.scale == 1.f && p.shift_x == 0.f && std::fmod(p.angle_deg, 90.f) == 0.f;
+  }
+  CHECK(lossless > 240);
+  CHECK(lossless < 360);
+  o.lossless_fraction = 1.5f;
+  CHECK_THROWS(radgal::draw_augment(o, gen));
 }
