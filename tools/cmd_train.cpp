@@ -64,6 +64,8 @@ TrainConfig recipe_defaults() {
   c.schedule.pct_start = 0.2;
   c.augment = true;
   c.augment_options.hflip = true;
+  c.augment_options.lossless_fraction = 0.5f;
+  c.ema_decay = 0.995;
   c.val_fraction = 0.2;
   return c;
 }
@@ -174,8 +176,8 @@ int cmd_train(const Args& args) {
               ->check(CLI::Range(0.0, 0.5)),
           [&](TrainConfig& c) { c.label_smoothing = label_smoothing; });
   setting(app.add_option("--ema", ema,
-                         "decay of the weight average that is validated and kept, e.g. 0.99 "
-                         "(0: off)")
+                         "decay of the weight average that is validated and kept (default "
+                         "0.995; 0: off)")
               ->check(CLI::Range(0.0, 0.9999)),
           [&](TrainConfig& c) { c.ema_decay = ema; });
   setting(app.add_option("--clip-grad", clip, "clip the global gradient norm (0: off)")
@@ -184,7 +186,7 @@ int cmd_train(const Args& args) {
   setting(app.add_option("--lossless", lossless,
                          "share of training images only turned by quarter turns and flipped, "
                          "without interpolation, so sharp images stay in the training "
-                         "distribution (default 0)")
+                         "distribution (default 0.5)")
               ->check(CLI::Range(0.0, 1.0)),
           [&](TrainConfig& c) { c.augment_options.lossless_fraction = float(lossless); });
   setting(app.add_flag("--no-augment", no_augment, "train on the images as stored"),
