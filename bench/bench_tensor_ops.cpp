@@ -1,7 +1,8 @@
 // Tensor operators at the sizes the AG-CNN trains with (batch 16, 32 channels, 150 x 150):
 // elementwise and broadcasting binaries, reductions, softmax, a fused forward + backward of an
-// attention-style product, and the fixed cost of one tiny recorded operator. Counter GB/s counts
-// bytes read plus bytes written once each.
+// attention-style product, the AG-CNN's first attention gate fused and as the chain of operators
+// it replaces, and the fixed cost of one tiny recorded operator. Counter GB/s counts bytes read
+// plus bytes written once each.
 //
 //   bench_tensor_ops --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
@@ -99,6 +100,36 @@ void BM_attention_forward_backward(benchmark::State& state) {
   }
 }
 
+// The AG-CNN's first gate at batch 16: x (16, 6, 150, 150) gated by an (16, 64, 18, 18) grid,
+// scores forward and backward into all five inputs. Arg 0: the chain theta conv, upsample, add,
+// relu, psi conv (what nn/models.cpp used before); arg 1: attention_gate_scores.
+void BM_attention_gate_scores(benchmark::State& state) {
+  const bool fused = state.range(0) == 1;
+  Generator gen(9);
+  auto leaf = [&](const Shape& s) {
+    Tensor t = Tensor::uniform(s, gen, -1.f, 1.f);
+    t.set_requires_grad();
+    return t;
+  };
+  Tensor x = leaf({16, 6, 150, 150}), theta = leaf({64, 6, 1, 1}), phi = leaf({16, 64, 18, 18});
+  Tensor psi_w = leaf({1, 64, 1, 1}), psi_b = leaf({1});
+  const Tensor weights = Tensor::uniform({16, 1, 150, 150}, gen);
+  for (auto _ : state) {
+    Tensor scores;
+    if (fused) {
+      scores = radgal::attention_gate_scores(x, theta, phi, psi_w, psi_b);
+    } else {
+      const Tensor up = radgal::upsample_bilinear2d(phi, 150, 150, false);
+      scores = radgal::conv2d(radgal::relu(radgal::conv2d(x, theta, Tensor()) + up), psi_w, psi_b);
+    }
+    radgal::sum(scores * weights).backward();
+    for (Tensor* t : {&x, &theta, &phi, &psi_w, &psi_b}) t->zero_grad();
+  }
+  state.SetLabel(fused ? "fused" : "chain");
+  state.counters["img/s"] =
+      benchmark::Counter(16, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_tiny_op_overhead(benchmark::State& state) {
   Tensor a = Tensor::ones({2, 3}), b = Tensor::ones({2, 3});
   a.set_requires_grad();
@@ -117,5 +148,6 @@ BENCHMARK(BM_sum_over_channels)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_softmax_spatial)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_softmax_channels)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_forward_backward)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_gate_scores)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_tiny_op_overhead)->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -134,10 +134,10 @@ class AttentionGate : public Module {
   // x (n, C, H, W), g (n, Cg, Hg, Wg) -> {gate vector (n, C), alpha (n, 1, H, W)}.
   std::pair<Tensor, Tensor> forward(const Tensor& x, const Tensor& g, const std::string& norm,
                                     NormScope scope) const {
-    const int64_t h = x.size(2), w = x.size(3);
-    const Tensor phi_g = upsample_bilinear2d(phi->forward(g), h, w, /*align_corners=*/false);
-    const Tensor f = relu(theta->forward(x) + phi_g);
-    const Tensor alpha = normalise_attention(psi->forward(f), norm, scope);
+    // psi(relu(theta(x) + upsample(phi(g)))) in one fused operator (tensor/ops.h).
+    const Tensor scores =
+        attention_gate_scores(x, theta->weight, phi->forward(g), psi->weight, psi->bias);
+    const Tensor alpha = normalise_attention(scores, norm, scope);
     return {sum(alpha * x, {2, 3}), alpha};
   }
 

@@ -302,4 +302,22 @@ void upsample_bilinear2d_backward(const char* op, int64_t planes, int64_t h, int
                                     dx.data());
 }
 
+void attention_gate_forward(const char* op, const AttentionGateShape& s, const Tensor& x,
+                            const Tensor& theta, const Tensor& phi, const Tensor& psi_w,
+                            const Tensor& psi_b, Tensor& psi) {
+  require_cpu(op, {&x, &theta, &phi, &psi_w, &psi_b, &psi});
+  cpu::attention_gate_forward(s, x.data(), theta.data(), phi.data(), psi_w.data(), psi_b.data(),
+                              psi.data());
+}
+
+void attention_gate_backward(const char* op, const AttentionGateShape& s, const Tensor& x,
+                             const Tensor& theta, const Tensor& phi, const Tensor& psi_w,
+                             const Tensor& dpsi, Tensor* dx, Tensor* dtheta, Tensor* dphi,
+                             Tensor* dpsi_w, Tensor* dpsi_b) {
+  require_cpu(op, {&x, &theta, &phi, &psi_w, &dpsi, dx, dtheta, dphi, dpsi_w, dpsi_b});
+  auto data = [](Tensor* t) { return t ? t->data() : nullptr; };
+  cpu::attention_gate_backward(s, x.data(), theta.data(), phi.data(), psi_w.data(), dpsi.data(),
+                               data(dx), data(dtheta), data(dphi), data(dpsi_w), data(dpsi_b));
+}
+
 }  // namespace radgal::dispatch

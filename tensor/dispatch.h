@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/attention_gate.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/elementwise.h"
@@ -101,5 +102,16 @@ void upsample_bilinear2d_forward(const char* op, int64_t planes, int64_t h, int6
 void upsample_bilinear2d_backward(const char* op, int64_t planes, int64_t h, int64_t w,
                                   int64_t out_h, int64_t out_w, bool align_corners,
                                   const Tensor& dy, Tensor& dx);
+
+// The fused attention-gate scores (kernels/cpu/attention_gate.h). Gradient outputs that are
+// not wanted are null.
+using kernels::cpu::AttentionGateShape;
+void attention_gate_forward(const char* op, const AttentionGateShape& s, const Tensor& x,
+                            const Tensor& theta, const Tensor& phi, const Tensor& psi_w,
+                            const Tensor& psi_b, Tensor& psi);
+void attention_gate_backward(const char* op, const AttentionGateShape& s, const Tensor& x,
+                             const Tensor& theta, const Tensor& phi, const Tensor& psi_w,
+                             const Tensor& dpsi, Tensor* dx, Tensor* dtheta, Tensor* dphi,
+                             Tensor* dpsi_w, Tensor* dpsi_b);
 
 }  // namespace radgal::dispatch

@@ -108,6 +108,14 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator& gen);
 // src = (dst + 0.5) * in / out - 0.5, clamped at 0; true uses src = dst * (in - 1) / (out - 1).
 Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners);
 
+// The additive attention gate's scores before normalisation, fused (Oktay et al. 2018):
+//   relu(conv2d(x, theta) + upsample_bilinear2d(phi, h, w, false)) -> conv2d(., psi_w, psi_b)
+// x (n, c, h, w), theta (inter, c, 1, 1), phi (n, inter, gh, gw) already through its own 1x1
+// conv, psi_w (1, inter, 1, 1), psi_b (1) -> (n, 1, h, w). Same values as the chain, without
+// its four (n, inter, h, w) intermediates; gradients reach all five inputs.
+Tensor attention_gate_scores(const Tensor& x, const Tensor& theta, const Tensor& phi,
+                             const Tensor& psi_w, const Tensor& psi_b);
+
 // ---- shape operators ---------------------------------------------------------------------
 Tensor concat(const std::vector<Tensor>& tensors, int64_t axis);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t axis);

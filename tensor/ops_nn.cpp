@@ -1,5 +1,6 @@
-// Neural-network operators on NCHW tensors: conv2d, pooling, batch norm, dropout and bilinear
-// resize. The arithmetic lives in kernels/cpu/{conv,pool,batchnorm,resize}; this file checks
+// Neural-network operators on NCHW tensors: conv2d, pooling, batch norm, dropout, bilinear
+// resize and the fused attention-gate scores. The arithmetic lives in
+// kernels/cpu/{conv,pool,batchnorm,resize,attention_gate}; this file checks
 // shapes, allocates outputs and records each backward right below its forward.
 #include <memory>
 #include <stdexcept>
@@ -270,6 +271,64 @@ Tensor upsample_bilinear2d(const Tensor& x_in, int64_t out_h, int64_t out_w, boo
              dispatch::upsample_bilinear2d_backward("upsample_bilinear2d", planes, h, w, out_h,
                                                     out_w, align_corners, g.contiguous(), dx);
              return std::vector<Tensor>{dx};
+           });
+  }
+  return y;
+}
+
+// ---- attention-gate scores ---------------------------------------------------------------------
+
+Tensor attention_gate_scores(const Tensor& x_in, const Tensor& theta_in, const Tensor& phi_in,
+                             const Tensor& psi_w_in, const Tensor& psi_b_in) {
+  const char* op = "attention_gate_scores";
+  require_nchw(op, x_in);
+  require_defined(op, theta_in, "theta");
+  require_defined(op, phi_in, "phi");
+  require_defined(op, psi_w_in, "psi weight");
+  require_defined(op, psi_b_in, "psi bias");
+  const int64_t n = x_in.size(0), c = x_in.size(1);
+  const bool theta_ok = theta_in.dim() == 4 && theta_in.size(1) == c && theta_in.size(2) == 1 &&
+                        theta_in.size(3) == 1;
+  if (!theta_ok) {
+    shape_error(op, "theta " + shape_to_string(theta_in.shape()) + " does not fit x " +
+                        shape_to_string(x_in.shape()) + " (expected (inter, " +
+                        std::to_string(c) + ", 1, 1))");
+  }
+  const int64_t inter = theta_in.size(0);
+  if (phi_in.dim() != 4 || phi_in.size(0) != n || phi_in.size(1) != inter) {
+    shape_error(op, "phi " + shape_to_string(phi_in.shape()) + " does not fit x " +
+                        shape_to_string(x_in.shape()) + " and theta " +
+                        shape_to_string(theta_in.shape()) + " (expected (" + std::to_string(n) +
+                        ", " + std::to_string(inter) + ", gh, gw))");
+  }
+  if (psi_w_in.dim() != 4 || psi_w_in.size(0) != 1 || psi_w_in.size(1) != inter ||
+      psi_w_in.size(2) != 1 || psi_w_in.size(3) != 1 || psi_b_in.dim() != 1 ||
+      psi_b_in.size(0) != 1) {
+    shape_error(op, "psi weight " + shape_to_string(psi_w_in.shape()) + " and bias " +
+                        shape_to_string(psi_b_in.shape()) + " must be (1, " +
+                        std::to_string(inter) + ", 1, 1) and (1)");
+  }
+  const dispatch::AttentionGateShape s{n,     c, x_in.size(2), x_in.size(3), inter, phi_in.size(2),
+                                       phi_in.size(3)};
+  const Tensor x = dense(x_in), theta = dense(theta_in), phi = dense(phi_in);
+  const Tensor psi_w = dense(psi_w_in), psi_b = dense(psi_b_in);
+  Tensor y = Tensor::empty({n, 1, s.h, s.w});
+  dispatch::attention_gate_forward(op, s, x, theta, phi, psi_w, psi_b, y);
+
+  if (should_record({x_in, theta_in, phi_in, psi_w_in, psi_b_in})) {
+    record(y, op, {x_in, theta_in, phi_in, psi_w_in, psi_b_in},
+           [s, xs = x.detach(), ts = theta.detach(), ps = phi.detach(), ws = psi_w.detach()](
+               const Tensor& g, const std::vector<bool>& needs) {
+             std::vector<Tensor> grads(5);
+             const Tensor* shapes[] = {&xs, &ts, &ps, &ws};
+             for (int j = 0; j < 4; ++j)
+               if (needs[j]) grads[j] = Tensor::empty(shapes[j]->shape());
+             if (needs[4]) grads[4] = Tensor::empty({1});
+             auto out = [&](int j) { return needs[j] ? &grads[j] : nullptr; };
+             dispatch::attention_gate_backward("attention_gate_scores", s, xs, ts, ps, ws,
+                                               g.contiguous(), out(0), out(1), out(2), out(3),
+                                               out(4));
+             return grads;
            });
   }
   return y;

@@ -14,16 +14,9 @@
 #include <vector>
 
 namespace radgal::kernels::cpu {
-namespace {
 
-// For each output index along one axis: the two source indices and their weights.
-struct AxisTaps {
-  std::vector<int64_t> lo, hi;
-  std::vector<float> w_lo, w_hi;
-};
-
-AxisTaps axis_taps(int64_t in, int64_t out, bool align_corners) {
-  AxisTaps t;
+BilinearTaps bilinear_taps(int64_t in, int64_t out, bool align_corners) {
+  BilinearTaps t;
   t.lo.resize(out);
   t.hi.resize(out);
   t.w_lo.resize(out);
@@ -47,6 +40,8 @@ AxisTaps axis_taps(int64_t in, int64_t out, bool align_corners) {
   return t;
 }
 
+namespace {
+
 void check_args(int64_t planes, int64_t h, int64_t w, int64_t out_h, int64_t out_w, const void* in,
                 const void* out, const char* op) {
   auto fail = [&](const std::string& what) {
@@ -67,8 +62,8 @@ void check_args(int64_t planes, int64_t h, int64_t w, int64_t out_h, int64_t out
 void upsample_bilinear2d_forward(int64_t planes, int64_t h, int64_t w, int64_t out_h, int64_t out_w,
                                  bool align_corners, const float* x, float* y) {
   check_args(planes, h, w, out_h, out_w, x, y, "upsample_bilinear2d_forward");
-  const AxisTaps rows = axis_taps(h, out_h, align_corners);
-  const AxisTaps cols = axis_taps(w, out_w, align_corners);
+  const BilinearTaps rows = bilinear_taps(h, out_h, align_corners);
+  const BilinearTaps cols = bilinear_taps(w, out_w, align_corners);
   std::vector<float> scratch(h * out_w * omp_get_max_threads());
 
   // Separable: every input row is first resized along x into `across` (h, out_w), then each
@@ -101,8 +96,8 @@ void upsample_bilinear2d_forward(int64_t planes, int64_t h, int64_t w, int64_t o
 void upsample_bilinear2d_backward(int64_t planes, int64_t h, int64_t w, int64_t out_h,
                                   int64_t out_w, bool align_corners, const float* dy, float* dx) {
   check_args(planes, h, w, out_h, out_w, dy, dx, "upsample_bilinear2d_backward");
-  const AxisTaps rows = axis_taps(h, out_h, align_corners);
-  const AxisTaps cols = axis_taps(w, out_w, align_corners);
+  const BilinearTaps rows = bilinear_taps(h, out_h, align_corners);
+  const BilinearTaps cols = bilinear_taps(w, out_w, align_corners);
   std::vector<float> scratch(h * out_w * omp_get_max_threads());
 
   // The forward's transpose, also separable: output rows are first gathered into the input

@@ -1,5 +1,6 @@
 // Hand-computed values for the NCHW operators at the tensor level: conv2d, pooling, batch norm
-// and bilinear resize, forward and backward, plus their shape errors. The arithmetic lives in
+// and bilinear resize, forward and backward, plus their shape errors; the fused attention-gate
+// scores against the chain of operators they replace. The arithmetic lives in
 // kernels/cpu; these tests check the wiring around it (shapes, options, gradient routing,
 // running statistics).
 #include <doctest/doctest.h>
@@ -7,6 +8,7 @@
 #include <cmath>
 
 #include "tensor/ops.h"
+#include "tensor/random.h"
 #include "tensor/tensor.h"
 #include "tests/tensor/tensor_test_util.h"
 
@@ -130,6 +132,76 @@ TEST_CASE("upsample_bilinear2d in both corner conventions") {
   check_values(b, {0, 0.25f, 0.75f, 1, 0.5f, 0.75f, 1.25f, 1.5f, 1.5f, 1.75f, 2.25f, 2.5f, 2, 2.25f,
                    2.75f, 3});
   CHECK_THROWS_AS(upsample_bilinear2d(x, 0, 4, false), ShapeError);
+}
+
+TEST_CASE("attention_gate_scores equals conv, upsample, add, relu, conv, with gradients") {
+  // The AG-CNN's first and third gate geometries and an odd one; values and all five gradients
+  // of the fused operator against the unfused chain (itself gradient-checked elsewhere).
+  struct Case {
+    Shape x, phi;
+  };
+  const std::vector<Case> cases = {{{2, 6, 150, 150}, {2, 64, 18, 18}},
+                                   {{2, 32, 37, 37}, {2, 64, 18, 18}},
+                                   {{3, 2, 7, 5}, {3, 4, 3, 4}}};
+  Generator gen(61);
+  for (const Case& c : cases) {
+    INFO("x " << shape_to_string(c.x) << ", phi " << shape_to_string(c.phi));
+    const int64_t inter = c.phi[1];
+    auto make = [&](const Shape& s) {
+      Tensor t = Tensor::uniform(s, gen, -1.f, 1.f);
+      t.set_requires_grad();
+      return t;
+    };
+    Tensor x = make(c.x), theta = make({inter, c.x[1], 1, 1}), phi = make(c.phi);
+    Tensor psi_w = make({1, inter, 1, 1}), psi_b = make({1});
+    const Tensor weights = Tensor::uniform({c.x[0], 1, c.x[2], c.x[3]}, gen, -1.f, 1.f);
+
+    const Tensor fused = attention_gate_scores(x, theta, phi, psi_w, psi_b);
+    check_shape(fused, {c.x[0], 1, c.x[2], c.x[3]});
+    sum(fused * weights).backward();
+    std::vector<Tensor> fused_grads;
+    for (Tensor* t : {&x, &theta, &phi, &psi_w, &psi_b}) {
+      fused_grads.push_back(t->grad());
+      t->zero_grad();
+    }
+
+    const Tensor up = upsample_bilinear2d(phi, c.x[2], c.x[3], /*align_corners=*/false);
+    const Tensor chain = conv2d(relu(conv2d(x, theta, Tensor()) + up), psi_w, psi_b);
+    check_values(fused, chain.to_vector(), 1e-5f, 1e-5f);
+    sum(chain * weights).backward();
+    int j = 0;
+    for (Tensor* t : {&x, &theta, &phi, &psi_w, &psi_b}) {
+      INFO("gradient of input " << j);
+      // Gradients of theta and psi_w sum ~10^5 terms; their rounding grows with that.
+      check_values(fused_grads[j++], t->grad().to_vector(), 2e-4f, 1e-4f);
+    }
+  }
+}
+
+TEST_CASE("attention_gate_scores refuses shapes that do not fit together") {
+  Generator gen(62);
+  const Tensor x = Tensor::uniform({2, 3, 8, 8}, gen);
+  const Tensor theta = Tensor::uniform({4, 3, 1, 1}, gen);
+  const Tensor phi = Tensor::uniform({2, 4, 2, 2}, gen);
+  const Tensor psi_w = Tensor::uniform({1, 4, 1, 1}, gen);
+  const Tensor psi_b = Tensor::uniform({1}, gen);
+  CHECK_NOTHROW(attention_gate_scores(x, theta, phi, psi_w, psi_b));
+  CHECK_THROWS_WITH_AS(attention_gate_scores(x, Tensor::uniform({4, 2, 1, 1}, gen), phi, psi_w,
+                                             psi_b),
+                       doctest::Contains("theta"), ShapeError);
+  CHECK_THROWS_WITH_AS(attention_gate_scores(x, theta, Tensor::uniform({1, 4, 2, 2}, gen), psi_w,
+                                             psi_b),
+                       doctest::Contains("phi"), ShapeError);
+  CHECK_THROWS_WITH_AS(attention_gate_scores(x, theta, Tensor::uniform({2, 5, 2, 2}, gen), psi_w,
+                                             psi_b),
+                       doctest::Contains("phi"), ShapeError);
+  CHECK_THROWS_WITH_AS(attention_gate_scores(x, theta, phi, Tensor::uniform({1, 3, 1, 1}, gen),
+                                             psi_b),
+                       doctest::Contains("psi weight"), ShapeError);
+  CHECK_THROWS_WITH_AS(attention_gate_scores(x, theta, phi, psi_w, Tensor::uniform({2}, gen)),
+                       doctest::Contains("psi weight"), ShapeError);
+  CHECK_THROWS_AS(attention_gate_scores(Tensor::uniform({3, 8, 8}, gen), theta, phi, psi_w, psi_b),
+                  ShapeError);
 }
 
 TEST_SUITE_END();
