@@ -561,10 +561,15 @@ std::string Trainer::summary_header() {
 std::string Trainer::summary_line(const EpochRecord& r) const {
   char buf[256];
   const std::string epoch = std::to_string(r.epoch) + "/" + std::to_string(config_.epochs);
-  std::snprintf(buf, sizeof buf, "%-8s %10.4f  %8.2f%%  %8.4f  %6.2f%%  %8.2e  %6.1f  %7s%s",
-                epoch.c_str(), r.train_loss, 100.0 * r.train_accuracy, r.val_loss,
-                100.0 * r.val_accuracy, r.lr, r.images_per_second,
-                format_duration(r.elapsed_seconds).c_str(), r.best ? "  *" : "");
+  // Without a validation set (--val-fraction 0) its columns show "-", not nan.
+  char val_loss[32] = "-", val_accuracy[32] = "-";
+  if (!std::isnan(r.val_loss)) std::snprintf(val_loss, sizeof val_loss, "%.4f", r.val_loss);
+  if (!std::isnan(r.val_accuracy))
+    std::snprintf(val_accuracy, sizeof val_accuracy, "%.2f%%", 100.0 * r.val_accuracy);
+  std::snprintf(buf, sizeof buf, "%-8s %10.4f  %8.2f%%  %8s  %7s  %8.2e  %6.1f  %7s%s",
+                epoch.c_str(), r.train_loss, 100.0 * r.train_accuracy, val_loss, val_accuracy,
+                r.lr, r.images_per_second, format_duration(r.elapsed_seconds).c_str(),
+                r.best ? "  *" : "");
   return buf;
 }
 

@@ -196,6 +196,38 @@ TEST_CASE("trainer: the run directory keeps the best model by validation loss") 
   CHECK(std::count(text.begin(), text.end(), '\n') == 5);
 }
 
+TEST_CASE("trainer: epoch lines line up under the header, with and without validation") {
+  const LabeledSet train = radgal::test::toy_set(16, 16, 7), val = radgal::test::toy_set(8, 16, 8);
+  TrainConfig c = radgal::test::tiny_config();
+  c.epochs = 1;
+  c.schedule.kind = radgal::ScheduleKind::none;
+  const std::string header = Trainer::summary_header();
+  // The end of every header column (names are apart by two spaces or more, words of one name
+  // by one): where each field of an epoch line must end too.
+  std::vector<size_t> column_ends;
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] != ' ' && (i + 1 == header.size() || header.compare(i + 1, 2, "  ") == 0))
+      column_ends.push_back(i);
+  REQUIRE(column_ends.size() == 8);
+  column_ends.erase(column_ends.begin());  // "epoch" is left-aligned
+  for (bool with_val : {true, false}) {
+    INFO("validation set: " << std::string(with_val ? "yes" : "no"));
+    Trainer t(c, train, with_val ? val : LabeledSet{}, "");
+    std::ostringstream log;
+    t.fit(&log);
+    std::string line = log.str().substr(log.str().find('\n') + 1);
+    line = line.substr(0, line.find('\n'));
+    CHECK(line.find("nan") == std::string::npos);
+    if (!with_val) CHECK(line.find("  -  ") != std::string::npos);
+    for (size_t end : column_ends) {
+      INFO("column ending at " << end << " in\n" << header << "\n" << line);
+      REQUIRE(end < line.size());
+      CHECK(line[end] != ' ');
+      CHECK((end + 1 == line.size() || line[end + 1] == ' '));
+    }
+  }
+}
+
 TEST_CASE("trainer: patience stops the run and keeps the best epoch") {
   const LabeledSet train = radgal::test::toy_set(16, 16, 5), val = radgal::test::toy_set(8, 16, 6);
   TrainConfig c = radgal::test::tiny_config();
