@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -299,8 +300,13 @@ int cmd_train(const Args& args) {
 
   const int64_t best = trainer.best_epoch();
   const EpochRecord& b = trainer.history()[size_t(std::max<int64_t>(best, 1) - 1)];
-  std::printf("\nbest      epoch %lld: val loss %.4f, val accuracy %.2f%%\n",
-              static_cast<long long>(best), b.val_loss, 100.0 * b.val_accuracy);
+  if (std::isnan(b.val_loss)) {
+    std::printf("\nkept      epoch %lld, the last (no validation set to choose by)\n",
+                static_cast<long long>(best));
+  } else {
+    std::printf("\nbest      epoch %lld: val loss %.4f, val accuracy %.2f%%\n",
+                static_cast<long long>(best), b.val_loss, 100.0 * b.val_accuracy);
+  }
   std::printf("saved     %s/model.safetensors (evaluate: radgal evaluate %s)\n", out_dir.c_str(),
               out_dir.c_str());
   if (verbose()) {

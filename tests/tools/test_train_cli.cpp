@@ -131,6 +131,22 @@ TEST_CASE("train cli: a short real run writes the run directory; resume guards h
   CHECK(radgal::tools::cmd_train({"--out", out, "--resume", "--threads", "1"}) == 0);
 }
 
+TEST_CASE("train cli: without a validation set the last epoch is kept and said so") {
+  ScratchDir dir("no-val");
+  Args args = tiny_run(dir.path.string(), "2");
+  args[5] = "0";  // --val-fraction
+  REQUIRE(args[4] == "--val-fraction");
+  const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
+  CHECK(r.code == 0);
+  INFO(r.out);
+  CHECK(r.out.find("kept      epoch 2, the last (no validation set to choose by)") !=
+        std::string::npos);
+  CHECK(r.out.find("nan") == std::string::npos);
+  CHECK(radgal::read_checkpoint(dir.path.string() + "/checkpoint.safetensors")
+            .state["history"]
+            .size() == 2);
+}
+
 TEST_CASE("demo cli: trains on synthetic images and returns 0") {
   CHECK(radgal::tools::cmd_demo({"--images", "128", "--epochs", "2", "--threads", "1"}) == 0);
   CHECK(radgal::tools::cmd_demo({"--epochs", "0"}) == 2);
