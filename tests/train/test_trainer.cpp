@@ -106,6 +106,15 @@ TEST_CASE("trainer: the configuration survives JSON and bad settings are refused
   bad.lr = 0;
   CHECK_THROWS_AS(bad.validate(), std::invalid_argument);
   CHECK_THROWS_AS(TrainConfig::from_json({{"epochs", "many"}}), std::invalid_argument);
+  // Settings that follow the validation loss need a validation set.
+  bad = c;
+  bad.val_fraction = 0;
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("plateau schedule"),
+                       std::invalid_argument);
+  bad.schedule.kind = radgal::ScheduleKind::onecycle;
+  CHECK_NOTHROW(bad.validate());
+  bad.patience = 3;
+  CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("patience"), std::invalid_argument);
 }
 
 TEST_CASE("trainer: 2 epochs straight equal 1 epoch + resume + 1 epoch, bit for bit") {
