@@ -290,7 +290,8 @@ int cmd_train(const Args& args) {
               static_cast<unsigned long long>(config.seed), threads_used,
               threads_used == 1 ? "" : "s");
   if (config.ema_decay > 0) {
-    std::printf("averaging weights with decay %g (validated and saved)\n", config.ema_decay);
+    std::printf("averaging weights with decay %g (%s)\n", config.ema_decay,
+                config.val_fraction > 0 ? "validated and saved" : "saved");
   }
   if (resume) {
     std::printf("resumed   after epoch %lld\n", static_cast<long long>(trainer.epochs_done()));

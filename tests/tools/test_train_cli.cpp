@@ -136,12 +136,14 @@ TEST_CASE("train cli: without a validation set the last epoch is kept and said s
   Args args = tiny_run(dir.path.string(), "2");
   args[5] = "0";  // --val-fraction
   REQUIRE(args[4] == "--val-fraction");
+  args.insert(args.end(), {"--ema", "0.9"});
   const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
   CHECK(r.code == 0);
   INFO(r.out);
   CHECK(r.out.find("kept      epoch 2, the last (no validation set to choose by)") !=
         std::string::npos);
   CHECK(r.out.find("nan") == std::string::npos);
+  CHECK(r.out.find("averaging weights with decay 0.9 (saved)") != std::string::npos);
   CHECK(radgal::read_checkpoint(dir.path.string() + "/checkpoint.safetensors")
             .state["history"]
             .size() == 2);
