@@ -74,7 +74,8 @@ struct Prepared {
     const float w_top = rows.w_lo[oy], w_bottom = rows.w_hi[oy];
     const float* top = phi_t.data() + ((i * s.gh + rows.lo[oy]) * s.gw) * s.inter;
     const float* bottom = phi_t.data() + ((i * s.gh + rows.hi[oy]) * s.gw) * s.inter;
-    for (int64_t j = 0; j < s.gw * s.inter; ++j) grid_row[j] = w_top * top[j] + w_bottom * bottom[j];
+    for (int64_t j = 0; j < s.gw * s.inter; ++j)
+      grid_row[j] = w_top * top[j] + w_bottom * bottom[j];
   }
 
   // t (inter) at pixel (oy, ox) of image i, from its blended grid row.
