@@ -5,7 +5,6 @@
 // gathers; the backward spreads dt onto the grid row the same way, without scattered adds.
 #include "kernels/cpu/attention_gate.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -36,7 +35,7 @@ void check_args(const AttentionGateShape& s, std::initializer_list<const void*> 
 
 // a . b over 8 float lanes added pairwise: a fixed order, so the result is the same wherever it
 // runs, and a loop the compiler turns into vector multiply-adds.
-[[gnu::always_inline]] inline float dot(const float* a, const float* b, int64_t count) {
+float dot(const float* a, const float* b, int64_t count) {
   constexpr int kLanes = 8;
   float lane[kLanes] = {};
   int64_t i = 0;
