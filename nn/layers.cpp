@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 namespace radgal::nn {
 
@@ -46,6 +47,14 @@ BatchNorm2d::BatchNorm2d(int64_t channels, Generator& init, float momentum, floa
   running_mean = register_buffer("running_mean", Tensor::zeros({channels}));
   running_var = register_buffer("running_var", Tensor::ones({channels}));
   num_batches_tracked = register_buffer("num_batches_tracked", Tensor::scalar(0.f));
+}
+
+void BatchNorm2d::set_momentum(float momentum) {
+  if (!(momentum > 0.f && momentum <= 1.f)) {
+    throw std::invalid_argument("BatchNorm2d: momentum must lie in (0, 1], got " +
+                                std::to_string(momentum));
+  }
+  momentum_ = momentum;
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {

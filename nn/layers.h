@@ -38,10 +38,15 @@ class Conv2d : public Module {
 // running_mean, running_var and num_batches_tracked (a scalar; counted as a float, exact up to
 // 2^24 steps). In training mode it normalises with the batch statistics and updates the running
 // ones with momentum 0.1; in evaluation mode it uses the running statistics.
+// running = (1 - momentum) * running + momentum * batch statistic (the variance unbiased), so
+// momentum 1/k at the k-th batch makes the running statistics the plain mean over k batches.
 class BatchNorm2d : public Module {
  public:
   BatchNorm2d(int64_t channels, Generator& init, float momentum = 0.1f, float eps = 1e-5f);
   Tensor forward(const Tensor& x);
+
+  float momentum() const { return momentum_; }
+  void set_momentum(float momentum);  // in (0, 1]
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 

@@ -5,6 +5,7 @@
 // "attention1.theta.weight"; they are the tensor names in safetensors files.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +23,9 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
   std::vector<Tensor> parameters() const;
   int64_t parameter_count() const;
+
+  // Calls fn on this module, then on every descendant, depth first in registration order.
+  void apply(const std::function<void(Module&)>& fn);
 
   void train(bool on = true);
   void eval() { train(false); }

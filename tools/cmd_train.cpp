@@ -114,7 +114,8 @@ int cmd_train(const Args& args) {
   int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience, limit = 0;
   double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
          label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0,
-         ema = d.ema_decay, lossless = d.augment_options.lossless_fraction;
+         ema = d.ema_decay, lossless = d.augment_options.lossless_fraction, swa_lr = 0;
+  int64_t swa_epochs = 0;
   uint64_t seed = d.seed;
   bool resume = false, no_augment = false, verbose_flag = false;
 
@@ -178,11 +179,26 @@ int cmd_train(const Args& args) {
   setting(app.add_option("--label-smoothing", label_smoothing, "(default 0.1)")
               ->check(CLI::Range(0.0, 0.5)),
           [&](TrainConfig& c) { c.label_smoothing = label_smoothing; });
-  setting(app.add_option("--ema", ema,
+  CLI::Option* ema_option = setting(app.add_option("--ema", ema,
                          "decay of the weight average that is validated and kept (default "
                          "0.995; 0: off)")
               ->check(CLI::Range(0.0, 0.9999)),
           [&](TrainConfig& c) { c.ema_decay = ema; });
+  setting(app.add_option("--swa-epochs", swa_epochs,
+                         "stochastic weight averaging: train the last N epochs at the constant "
+                         "rate --swa-lr and keep the mean of their weights, with batch-norm "
+                         "statistics estimated for it (0: off; turns the EMA off unless --ema "
+                         "is given)")
+              ->check(CLI::NonNegativeNumber),
+          [&](TrainConfig& c) {
+            c.swa_epochs = swa_epochs;
+            if (swa_epochs > 0 && ema_option->count() == 0) c.ema_decay = 0;
+            if (swa_epochs > 0 && c.swa_lr == 0) c.swa_lr = c.lr / 10;
+          });
+  setting(app.add_option("--swa-lr", swa_lr, "the constant rate of the SWA epochs (default: "
+                                             "--lr / 10)")
+              ->check(CLI::PositiveNumber),
+          [&](TrainConfig& c) { c.swa_lr = swa_lr; });
   setting(app.add_option("--clip-grad", clip, "clip the global gradient norm (0: off)")
               ->check(CLI::NonNegativeNumber),
           [&](TrainConfig& c) { c.clip_grad_norm = clip; });
@@ -291,6 +307,12 @@ int cmd_train(const Args& args) {
               threads_used == 1 ? "" : "s");
   if (config.ema_decay > 0) {
     std::printf("averaging weights with decay %g (%s)\n", config.ema_decay,
+                config.val_fraction > 0 ? "validated and saved" : "saved");
+  }
+  if (config.swa_epochs > 0) {
+    std::printf("averaging weights of the last %lld epochs at lr %.3g (SWA, batch-norm "
+                "statistics re-estimated; %s)\n",
+                static_cast<long long>(config.swa_epochs), config.swa_lr,
                 config.val_fraction > 0 ? "validated and saved" : "saved");
   }
   if (resume) {

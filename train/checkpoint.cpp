@@ -17,6 +17,7 @@ const std::string kModelPrefix = "model.";
 const std::string kBestPrefix = "best.";
 const std::string kOptimPrefix = "optim.";
 const std::string kEmaPrefix = "ema.";
+const std::string kSwaPrefix = "swa.";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -94,6 +95,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   for (const auto& [name, t] : checkpoint.model.tensors) file.add(kModelPrefix + name, t);
   for (const auto& [name, t] : checkpoint.best_model.tensors) file.add(kBestPrefix + name, t);
   for (const auto& [name, t] : checkpoint.ema_model.tensors) file.add(kEmaPrefix + name, t);
+  for (const auto& [name, t] : checkpoint.swa_model.tensors) file.add(kSwaPrefix + name, t);
   for (const auto& [name, t] : checkpoint.optimizer) {
     if (!starts_with(name, kOptimPrefix)) {
       throw std::invalid_argument("write_checkpoint: optimiser state name '" + name +
@@ -127,6 +129,8 @@ Checkpoint read_checkpoint(const std::string& path) {
       c.best_model.add(name.substr(kBestPrefix.size()), t);
     } else if (starts_with(name, kEmaPrefix)) {
       c.ema_model.add(name.substr(kEmaPrefix.size()), t);
+    } else if (starts_with(name, kSwaPrefix)) {
+      c.swa_model.add(name.substr(kSwaPrefix.size()), t);
     } else if (starts_with(name, kOptimPrefix)) {
       c.optimizer.emplace_back(name, t);
     } else {

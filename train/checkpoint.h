@@ -5,6 +5,7 @@
 //   model.<name>   the model's parameters and buffers after the last finished epoch
 //   best.<name>    the best weights and buffers so far (what model.safetensors holds)
 //   ema.<name>     the running weight average, when the run keeps one (train/ema.h)
+//   swa.<name>     the stochastic weight average, when the run keeps one (train/swa.h)
 //   optim.<...>    the optimiser state, names as Optimizer::state_tensors() gives them
 // and metadata
 //   radgal.format        "radgal-checkpoint-1"
@@ -35,6 +36,7 @@ struct Checkpoint {
   nn::NamedTensors model;       // names without the "model." prefix
   nn::NamedTensors best_model;  // names without the "best." prefix
   nn::NamedTensors ema_model;   // names without the "ema." prefix; empty without averaging
+  nn::NamedTensors swa_model;   // names without the "swa." prefix; empty without SWA
   NamedTensorList optimizer;    // names as the optimiser gives them ("optim.step", ...)
 };
 

@@ -101,6 +101,7 @@ nlohmann::json TrainConfig::to_json() const {
         {"nesterov", nesterov},
         {"clip_grad_norm", clip_grad_norm},
         {"ema_decay", ema_decay}}},
+      {"swa", {{"epochs", swa_epochs}, {"lr", swa_lr}}},
       {"schedule",
        {{"kind", to_string(s.kind)},
         {"min_lr", s.min_lr},
@@ -148,6 +149,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(o, "nesterov", c.nesterov, "optimizer.");
   read_key(o, "clip_grad_norm", c.clip_grad_norm, "optimizer.");
   read_key(o, "ema_decay", c.ema_decay, "optimizer.");
+  const auto& w = section(j, "swa");
+  read_key(w, "epochs", c.swa_epochs, "swa.");
+  read_key(w, "lr", c.swa_lr, "swa.");
   const auto& s = section(j, "schedule");
   std::string kind = to_string(c.schedule.kind);
   read_key(s, "kind", kind, "schedule.");
@@ -189,6 +193,16 @@ void TrainConfig::validate() const {
   if (!(clip_grad_norm >= 0)) fail("clip_grad_norm must not be negative");
   if (!(ema_decay >= 0 && ema_decay < 1)) fail("the EMA decay must lie in [0, 1)");
   if (!(label_smoothing >= 0 && label_smoothing < 1)) fail("label smoothing must lie in [0, 1)");
+  if (swa_epochs < 0) fail("swa_epochs must not be negative");
+  if (swa_epochs > 0) {
+    if (swa_epochs >= epochs) {
+      fail("swa_epochs (" + std::to_string(swa_epochs) + ") must be fewer than the epochs (" +
+           std::to_string(epochs) + "): the schedule needs at least one epoch before averaging");
+    }
+    if (!(swa_lr > 0) || !std::isfinite(swa_lr)) fail("SWA needs a positive swa_lr");
+    if (ema_decay > 0) fail("SWA and the EMA are two kinds of weight averaging; choose one");
+    if (patience > 0) fail("SWA with early stopping could stop before the averaging; choose one");
+  }
   if (epochs < 1) fail("epochs must be at least 1");
   if (batch_size < 1) fail("the batch size must be at least 1");
   if (patience < 0) fail("patience must not be negative");
@@ -341,10 +355,11 @@ Trainer::Trainer(const TrainConfig& config, const LabeledSet& train, const Label
   ScheduleOptions so = config_.schedule;
   so.base_lr = config_.lr;
   so.steps_per_epoch = loader_->batches_per_epoch();
-  so.total_steps = so.steps_per_epoch * config_.epochs;
+  so.total_steps = so.steps_per_epoch * (config_.epochs - config_.swa_epochs);
   schedule_ = std::make_unique<LrSchedule>(so);
 
   if (config_.ema_decay > 0) ema_ = std::make_unique<WeightEma>(*model_, config_.ema_decay);
+  if (config_.swa_epochs > 0) swa_ = std::make_unique<WeightSwa>(*model_);
 
   best_state_ = nn::state_of(*model_);
   session_start_ = now_seconds();
@@ -403,6 +418,12 @@ void Trainer::resume(const std::string& path) {
       }
       ema_->load(c.ema_model, c.state.at("ema_updates").get<int64_t>(), path);
     }
+    if (swa_) {
+      if (c.swa_model.tensors.empty()) {
+        throw std::runtime_error(path + ": checkpoint holds no SWA weights");
+      }
+      swa_->load(c.swa_model, c.state.at("swa_count").get<int64_t>(), path);
+    }
 
     const nlohmann::json& s = c.state;
     schedule_->load_state(s.at("schedule"));
@@ -436,6 +457,24 @@ int64_t Trainer::best_epoch() const {
 
 void Trainer::restore_best() { nn::load_state(*model_, best_state_, "the best weights"); }
 
+bool Trainer::in_swa_phase(int64_t epoch) const {
+  return swa_ && epoch >= config_.epochs - config_.swa_epochs;
+}
+
+void Trainer::load_swa_weights(int64_t epoch) {
+  nn::load_state(*model_, swa_->state(), "the SWA weights");
+  // Dropout draws during the estimate must not shift the training run's dropout stream.
+  const Generator::State rng = model_->dropout_rng().state();
+  loader_->start_epoch(config_.epochs + epoch);
+  Batch batch;
+  recompute_batch_norm(*model_, [&] {
+    if (!loader_->next(batch)) return false;
+    model_->forward(batch.images);
+    return true;
+  });
+  model_->dropout_rng().set_state(rng);
+}
+
 double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
   model_->train();
   loader_->start_epoch(epoch);
@@ -446,7 +485,7 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
   int64_t seen = 0, correct = 0;
   Batch batch;
   while (loader_->next(batch)) {
-    lr = schedule_->lr_at(optimizer_->step_count());
+    lr = in_swa_phase(epoch) ? config_.swa_lr : schedule_->lr_at(optimizer_->step_count());
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
     const Tensor logits = model_->forward(batch.images).logits;
@@ -486,7 +525,15 @@ EpochRecord Trainer::run_epoch() {
   r.images_per_second = double(train_size_) / std::max(1e-9, now_seconds() - start);
 
   EvalResult v;
-  if (ema_) {
+  nn::NamedTensors averaged;  // the SWA mean with its batch-norm statistics, in the SWA phase
+  if (in_swa_phase(epoch)) {
+    swa_->add(*model_);
+    const nn::NamedTensors live = nn::state_of(*model_);
+    load_swa_weights(epoch);
+    averaged = nn::state_of(*model_);
+    v = evaluate_set(*model_, val_);
+    nn::load_state(*model_, live, "the training weights");
+  } else if (ema_) {
     const nn::NamedTensors live = nn::state_of(*model_);
     nn::load_state(*model_, ema_->state(), "the averaged weights");
     v = evaluate_set(*model_, val_);
@@ -498,7 +545,11 @@ EpochRecord Trainer::run_epoch() {
   r.val_accuracy = v.accuracy;
   if (val_.size() > 0) schedule_->end_epoch(v.loss);
   r.best = val_.size() == 0 ? true : early_stopping_.observe(v.loss);
-  if (r.best) best_state_ = ema_ ? clone_state(ema_->state()) : nn::state_of(*model_);
+  if (r.best) {
+    best_state_ = !averaged.tensors.empty() ? std::move(averaged)
+                  : ema_                    ? clone_state(ema_->state())
+                                            : nn::state_of(*model_);
+  }
   stopped_early_ = early_stopping_.should_stop();
   r.elapsed_seconds = elapsed_before_ + (now_seconds() - session_start_);
   history_.push_back(r);
@@ -541,6 +592,10 @@ void Trainer::write_files(bool improved) {
   if (ema_) {
     c.ema_model = ema_->state();
     c.state["ema_updates"] = ema_->updates();
+  }
+  if (swa_) {
+    c.swa_model = swa_->state();
+    c.state["swa_count"] = swa_->count();
   }
   c.optimizer = optimizer_->state_tensors();
   write_checkpoint(run_dir_ + "/checkpoint.safetensors", c);

@@ -17,6 +17,12 @@
 // - Weight averaging (ema_decay > 0): after every optimiser step the running average of the
 //   weights is updated (train/ema.h); validation, the best weights and model.safetensors then use
 //   the averaged weights, while training continues from the live ones.
+// - Stochastic weight averaging (swa_epochs K > 0): the schedule covers the first epochs - K
+//   epochs; the last K train at the constant rate swa_lr, and after each the weights join the
+//   plain mean (train/swa.h), whose batch-norm statistics are then estimated afresh over one pass
+//   of augmented training batches (loader epoch `epochs + epoch`, so the training stream is
+//   untouched). Validation, the best weights and model.safetensors use that mean from then on.
+//   Not combined with ema_decay or early stopping (validate() refuses).
 // - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
 // - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
 //     model.safetensors       best weights and buffers, metadata radgal.config and radgal.format
@@ -39,6 +45,7 @@
 #include "train/ema.h"
 #include "train/optim.h"
 #include "train/schedule.h"
+#include "train/swa.h"
 
 namespace radgal {
 
@@ -61,6 +68,10 @@ struct TrainConfig {
   double clip_grad_norm = 0.0;      // > 0: scale gradients down to this global L2 norm
   double label_smoothing = 0.0;
   double ema_decay = 0.0;  // > 0: validate and keep an exponential moving average of the weights
+  // > 0: stochastic weight averaging (train/swa.h) over the last swa_epochs epochs, trained at the
+  // constant rate swa_lr; the schedule then spans the epochs before them.
+  int64_t swa_epochs = 0;
+  double swa_lr = 0.0;
   int64_t epochs = 30, batch_size = 16;
   ScheduleOptions schedule;  // kind and shape; base_lr, steps_per_epoch and total_steps are set
                              // from lr, the data size and epochs
@@ -158,6 +169,9 @@ class Trainer {
  private:
   void write_files(bool improved);
   double train_one_epoch(int64_t epoch, double& accuracy, double& lr);
+  bool in_swa_phase(int64_t epoch) const;  // 0-based epoch
+  // Loads the SWA mean into the model and estimates its batch-norm statistics.
+  void load_swa_weights(int64_t epoch);
 
   TrainConfig config_;
   std::string run_dir_;
@@ -165,6 +179,7 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LrSchedule> schedule_;
   std::unique_ptr<WeightEma> ema_;  // when config.ema_decay > 0
+  std::unique_ptr<WeightSwa> swa_;  // when config.swa_epochs > 0
   std::unique_ptr<Loader> loader_;
   LabeledSet val_;
   int64_t train_size_ = 0;

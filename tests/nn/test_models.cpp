@@ -195,6 +195,19 @@ TEST_CASE("train() and eval() reach every child") {
   CHECK(state.find("bnorm1a.running_mean")->to_vector() != std::vector<float>(6, 0.f));
 }
 
+TEST_CASE("apply() visits the model and every descendant once") {
+  const auto m = model(config("agcnn", "softmax", "concat", 3, 32));
+  int modules = 0, batch_norms = 0;
+  m->apply([&](radgal::nn::Module& child) {
+    ++modules;
+    batch_norms += dynamic_cast<radgal::nn::BatchNorm2d*>(&child) != nullptr;
+  });
+  CHECK(batch_norms == 11);  // one per 3x3 convolution: 3 + 3 + 3 + 2
+  // The model, 11 convolutions and batch norms, 3 gates with theta, phi and psi, 3 dropouts,
+  // the classifier.
+  CHECK(modules == 1 + 22 + 3 * 4 + 3 + 1);
+}
+
 TEST_CASE("attention normalisations on a hand-made psi") {
   // Two images of 1x2x2: image 0 psi = 1 2 3 5, image 1 psi = -1 0 0 1.
   const Tensor psi = Tensor::from_vector({1, 2, 3, 5, -1, 0, 0, 1}, {2, 1, 2, 2});
