@@ -49,6 +49,13 @@ BatchNorm2d::BatchNorm2d(int64_t channels, Generator& init, float momentum, floa
   num_batches_tracked = register_buffer("num_batches_tracked", Tensor::scalar(0.f));
 }
 
+bool is_batch_counter(const std::string& tensor_name) {
+  static const std::string counter = "num_batches_tracked";
+  const size_t n = tensor_name.size(), c = counter.size();
+  return n >= c && tensor_name.compare(n - c, c, counter) == 0 &&
+         (n == c || tensor_name[n - c - 1] == '.');
+}
+
 void BatchNorm2d::set_momentum(float momentum) {
   if (!(momentum > 0.f && momentum <= 1.f)) {
     throw std::invalid_argument("BatchNorm2d: momentum must lie in (0, 1], got " +

@@ -54,6 +54,11 @@ class BatchNorm2d : public Module {
   float momentum_, eps_;
 };
 
+// True for the name of a batch-norm step counter ("<path>.num_batches_tracked" or the bare
+// name): a buffer that counts steps, so weight averages copy it rather than average it, and model
+// files may leave it out.
+bool is_batch_counter(const std::string& tensor_name);
+
 // x (n, in) -> (n, out). Parameters weight (out, in), bias (out).
 class Linear : public Module {
  public:

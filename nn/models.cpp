@@ -370,11 +370,6 @@ NamedTensors state_of(const Module& module) {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -396,7 +391,7 @@ void load_state(Module& module, const NamedTensors& tensors, const std::string& 
   for (auto& [name, target] : targets) {
     expected.insert(name);
     const Tensor* source = tensors.find(name);
-    const bool optional = ends_with(name, ".num_batches_tracked");
+    const bool optional = is_batch_counter(name);
     if (!source) {
       if (optional) continue;
       throw std::runtime_error(source_path + ": tensor " + name + " is missing; " + model_name +

@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "nn/layers.h"
 #include "nn/models.h"
 
 namespace radgal {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // The model's tensors in state_of order, as live handles (not copies).
 std::vector<std::pair<std::string, Tensor>> live_tensors(const nn::Module& model) {
@@ -30,7 +26,7 @@ WeightEma::WeightEma(const nn::Module& model, double decay) : decay_(decay) {
   }
   average_ = nn::state_of(model);
   for (const auto& [name, t] : average_.tensors) {
-    averaged_.push_back(!ends_with(name, "num_batches_tracked"));
+    averaged_.push_back(!nn::is_batch_counter(name));
   }
 }
 

@@ -195,6 +195,14 @@ TEST_CASE("train() and eval() reach every child") {
   CHECK(state.find("bnorm1a.running_mean")->to_vector() != std::vector<float>(6, 0.f));
 }
 
+TEST_CASE("is_batch_counter names only batch-norm step counters") {
+  CHECK(radgal::nn::is_batch_counter("bnorm1a.num_batches_tracked"));
+  CHECK(radgal::nn::is_batch_counter("num_batches_tracked"));
+  CHECK_FALSE(radgal::nn::is_batch_counter("bnorm1a.running_mean"));
+  CHECK_FALSE(radgal::nn::is_batch_counter("bnorm1a.my_num_batches_tracked"));
+  CHECK_FALSE(radgal::nn::is_batch_counter("tracked"));
+}
+
 TEST_CASE("apply() visits the model and every descendant once") {
   const auto m = model(config("agcnn", "softmax", "concat", 3, 32));
   int modules = 0, batch_norms = 0;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "nn/layers.h"
 #include "nn/models.h"
 #include "train/checkpoint.h"
 #include "train/ema.h"
@@ -36,11 +37,6 @@ void fill_model(const radgal::nn::Module& m, float value) {
   }
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 TEST_CASE("ema: the average follows d = min(decay, (1 + n) / (10 + n)), counters are copied") {
@@ -57,8 +53,9 @@ TEST_CASE("ema: the average follows d = min(decay, (1 + n) / (10 + n)), counters
   const double expected = (4.0 / 13.0) * after2 + (9.0 / 13.0) * 3.0;
   int averaged = 0, copied = 0;
   for (const auto& [name, t] : ema.state().tensors) {
-    const float want = ends_with(name, "num_batches_tracked") ? 3.f : float(expected);
-    (ends_with(name, "num_batches_tracked") ? copied : averaged) += 1;
+    const bool counter = radgal::nn::is_batch_counter(name);
+    const float want = counter ? 3.f : float(expected);
+    (counter ? copied : averaged) += 1;
     for (float v : t.to_vector()) REQUIRE_MESSAGE(v == doctest::Approx(want).epsilon(1e-6), name);
   }
   CHECK(averaged > 10);
