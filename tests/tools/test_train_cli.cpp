@@ -149,6 +149,43 @@ TEST_CASE("train cli: without a validation set the last epoch is kept and said s
             .size() == 2);
 }
 
+TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and --ema") {
+  auto config_of = [](const ScratchDir& dir) {
+    std::ifstream in(dir.path / "config.json");
+    return nlohmann::json::parse(in);
+  };
+  {  // SWA over the last fifth of the epochs, at a tenth of the peak rate
+    ScratchDir dir("swa-fifth");
+    Args args = tiny_run(dir.path.string(), "5");
+    args.insert(args.end(), {"--lr", "1e-3"});
+    const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
+    REQUIRE(r.code == 0);
+    INFO(r.out);
+    CHECK(r.out.find("averaging weights of the last epoch at lr 0.0001 (SWA") != std::string::npos);
+    const auto c = config_of(dir);
+    CHECK(c["swa"]["epochs"] == 1);
+    CHECK(c["swa"]["lr"].get<double>() == doctest::Approx(1e-4));
+    CHECK(c["optimizer"]["ema_decay"].get<double>() == 0.0);
+  }
+  {  // --ema chooses the other kind of averaging
+    ScratchDir dir("swa-ema");
+    Args args = tiny_run(dir.path.string(), "5");
+    args.insert(args.end(), {"--ema", "0.9"});
+    const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("SWA") == std::string::npos);
+    CHECK(config_of(dir)["swa"]["epochs"] == 0);
+  }
+  {  // both asked for: refused before any work
+    ScratchDir dir("swa-both");
+    Args args = tiny_run(dir.path.string(), "5");
+    args.insert(args.end(), {"--ema", "0.9", "--swa-epochs", "2"});
+    CHECK_THROWS_WITH_AS(radgal::tools::cmd_train(args), doctest::Contains("choose one"),
+                         std::invalid_argument);
+    CHECK_FALSE(fs::exists(dir.path / "checkpoint.safetensors"));
+  }
+}
+
 TEST_CASE("demo cli: trains on synthetic images and returns 0") {
   CHECK(radgal::tools::cmd_demo({"--images", "128", "--epochs", "2", "--threads", "1"}) == 0);
   CHECK(radgal::tools::cmd_demo({"--epochs", "0"}) == 2);
