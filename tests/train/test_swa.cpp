@@ -4,6 +4,7 @@
 // snapshots with fresh batch-norm statistics, and resuming in the averaging phase is exact.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
