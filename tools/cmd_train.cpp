@@ -208,8 +208,9 @@ int cmd_train(const Args& args) {
             if (swa_epochs > 0 && ema_option->count() == 0) c.ema_decay = 0;
             if (swa_epochs > 0 && c.swa_lr == 0) c.swa_lr = c.lr / 10;  // older configurations
           });
-  swa_lr_option = setting(app.add_option("--swa-lr", swa_lr, "the constant rate of the SWA epochs (default "
-                                             "2e-4, or --lr / 10 with --lr)")
+  swa_lr_option = setting(app.add_option("--swa-lr", swa_lr,
+                                         "the constant rate of the SWA epochs (default 2e-4, or "
+                                         "--lr / 10 with --lr)")
               ->check(CLI::PositiveNumber),
           [&](TrainConfig& c) { c.swa_lr = swa_lr; });
   setting(app.add_option("--clip-grad", clip, "clip the global gradient norm (0: off)")

@@ -57,23 +57,30 @@ void WeightEma::update(const nn::Module& model) {
 void WeightEma::load(const nn::NamedTensors& average, int64_t updates,
                      const std::string& source) {
   if (updates < 0) throw std::runtime_error(source + ": negative EMA update count");
-  if (average.tensors.size() != average_.tensors.size()) {
-    throw std::runtime_error(source + ": the averaged weights hold " +
-                             std::to_string(average.tensors.size()) + " tensors, the model " +
-                             std::to_string(average_.tensors.size()));
+  average_ = copy_in_layout(average_, average, source, "averaged");
+  updates_ = updates;
+}
+
+nn::NamedTensors copy_in_layout(const nn::NamedTensors& layout, const nn::NamedTensors& saved,
+                                const std::string& source, const std::string& what) {
+  if (saved.tensors.size() != layout.tensors.size()) {
+    throw std::runtime_error(source + ": the " + what + " weights hold " +
+                             std::to_string(saved.tensors.size()) + " tensors, the model " +
+                             std::to_string(layout.tensors.size()));
   }
   nn::NamedTensors copy;
-  for (const auto& [name, want] : average_.tensors) {
-    const Tensor* t = average.find(name);
-    if (t == nullptr) throw std::runtime_error(source + ": averaged weights lack '" + name + "'");
+  for (const auto& [name, want] : layout.tensors) {
+    const Tensor* t = saved.find(name);
+    if (t == nullptr) {
+      throw std::runtime_error(source + ": " + what + " weights lack '" + name + "'");
+    }
     if (t->shape() != want.shape()) {
-      throw std::runtime_error(source + ": averaged tensor '" + name +
+      throw std::runtime_error(source + ": " + what + " tensor '" + name +
                                "' has another shape than the model's");
     }
     copy.add(name, t->contiguous().clone());
   }
-  average_ = std::move(copy);
-  updates_ = updates;
+  return copy;
 }
 
 }  // namespace radgal

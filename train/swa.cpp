@@ -5,6 +5,7 @@
 
 #include "nn/layers.h"
 #include "nn/models.h"
+#include "train/ema.h"
 
 namespace radgal {
 
@@ -41,22 +42,7 @@ void WeightSwa::add(const nn::Module& model) {
 
 void WeightSwa::load(const nn::NamedTensors& average, int64_t count, const std::string& source) {
   if (count < 0) throw std::runtime_error(source + ": negative SWA snapshot count");
-  if (average.tensors.size() != average_.tensors.size()) {
-    throw std::runtime_error(source + ": the SWA weights hold " +
-                             std::to_string(average.tensors.size()) + " tensors, the model " +
-                             std::to_string(average_.tensors.size()));
-  }
-  nn::NamedTensors copy;
-  for (const auto& [name, want] : average_.tensors) {
-    const Tensor* t = average.find(name);
-    if (t == nullptr) throw std::runtime_error(source + ": SWA weights lack '" + name + "'");
-    if (t->shape() != want.shape()) {
-      throw std::runtime_error(source + ": SWA tensor '" + name +
-                               "' has another shape than the model's");
-    }
-    copy.add(name, t->contiguous().clone());
-  }
-  average_ = std::move(copy);
+  average_ = copy_in_layout(average_, average, source, "SWA");
   count_ = count;
 }
 

@@ -80,7 +80,9 @@ TEST_CASE("swa: batch-norm statistics are the plain mean over the batches") {
   radgal::nn::BatchNorm2d bn(3, init);
   bn.eval();
   std::vector<Tensor> batches;
-  for (int k = 0; k < 4; ++k) batches.push_back(Tensor::randn({2 + k, 3, 4, 5}, data, 0.5f * k, 1.f + k));
+  for (int k = 0; k < 4; ++k) {
+    batches.push_back(Tensor::randn({2 + k, 3, 4, 5}, data, 0.5f * k, 1.f + k));
+  }
   size_t next = 0;
   const int64_t used = radgal::recompute_batch_norm(bn, [&] {
     if (next == batches.size()) return false;
