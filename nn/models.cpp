@@ -363,8 +363,7 @@ ModelConfig published_config(const std::map<std::string, std::string>& metadata)
 NamedTensors state_of(const Module& module) {
   NoGradGuard no_grad;
   NamedTensors out;
-  for (const auto& [name, t] : module.named_parameters()) out.add(name, t.detach().clone());
-  for (const auto& [name, t] : module.named_buffers()) out.add(name, t.detach().clone());
+  for (const auto& [name, t] : module.named_tensors()) out.add(name, t.detach().clone());
   return out;
 }
 
@@ -382,8 +381,7 @@ void load_state(Module& module, const NamedTensors& tensors, const std::string& 
       classifier ? "the " + classifier->config().describe() + " model" : "the model";
   const bool published_agcnn = classifier && classifier->config().arch == "agcnn";
 
-  std::vector<std::pair<std::string, Tensor>> targets = module.named_parameters();
-  for (auto& b : module.named_buffers()) targets.push_back(b);
+  std::vector<std::pair<std::string, Tensor>> targets = module.named_tensors();
 
   // Check everything before copying anything, so a bad file leaves the module untouched.
   std::set<std::string> expected;

@@ -21,6 +21,8 @@ class Module {
 
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // Parameters then buffers, as live handles (not copies): the order of saved files.
+  std::vector<std::pair<std::string, Tensor>> named_tensors() const;
   std::vector<Tensor> parameters() const;
   int64_t parameter_count() const;
 

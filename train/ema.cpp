@@ -8,17 +8,6 @@
 
 namespace radgal {
 
-namespace {
-
-// The model's tensors in state_of order, as live handles (not copies).
-std::vector<std::pair<std::string, Tensor>> live_tensors(const nn::Module& model) {
-  auto all = model.named_parameters();
-  for (auto& b : model.named_buffers()) all.push_back(std::move(b));
-  return all;
-}
-
-}  // namespace
-
 WeightEma::WeightEma(const nn::Module& model, double decay) : decay_(decay) {
   if (!(decay > 0 && decay < 1)) {
     throw std::invalid_argument("WeightEma: the decay must lie in (0, 1), got " +
@@ -31,7 +20,7 @@ WeightEma::WeightEma(const nn::Module& model, double decay) : decay_(decay) {
 }
 
 void WeightEma::update(const nn::Module& model) {
-  const auto live = live_tensors(model);
+  const auto live = model.named_tensors();
   if (live.size() != average_.tensors.size()) {
     throw std::logic_error("WeightEma::update: the model's tensors changed");
   }

@@ -16,8 +16,7 @@ WeightSwa::WeightSwa(const nn::Module& model) {
 }
 
 void WeightSwa::add(const nn::Module& model) {
-  auto live = model.named_parameters();
-  for (auto& b : model.named_buffers()) live.push_back(std::move(b));
+  const auto live = model.named_tensors();
   if (live.size() != average_.tensors.size()) {
     throw std::logic_error("WeightSwa::add: the model's tensors changed");
   }
