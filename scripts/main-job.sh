@@ -30,7 +30,7 @@ run=runs/main-$seed
 # The recipe (see README, "Results"): chosen on a 20% validation split to fit in minutes on two
 # CPU cores, where the published one (Adam 5e-5, 100 x 72 passes) would take days. The final
 # model then trains on every training image (--val-fraction 0) and keeps the last epoch. The
-# last fifth of the epochs average the weights (SWA at lr 2e-4, radgal train's default; left
+# last fifth of the epochs average the weights (SWA at lr 6e-4, radgal train's default; left
 # implicit here so that --epochs N alone rescales it).
 recipe=(--subset confident --model agcnn --norm softmax --aggregation concat --epochs 75
         --batch 16 --optimizer adamw --lr 2e-3 --schedule onecycle --label-smoothing 0.1

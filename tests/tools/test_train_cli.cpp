@@ -164,17 +164,17 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
     args[9] = "4";
     return args;
   };
-  {  // SWA over the last fifth of the epochs, at a tenth of the peak rate
+  {  // SWA over the last fifth of the epochs, at 0.3 of the peak rate
     ScratchDir dir("swa-fifth");
     Args args = small_run(dir);
     args.insert(args.end(), {"--lr", "1e-3"});
     const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
     REQUIRE(r.code == 0);
     INFO(r.out);
-    CHECK(r.out.find("averaging weights of the last epoch at lr 0.0001 (SWA") != std::string::npos);
+    CHECK(r.out.find("averaging weights of the last epoch at lr 0.0003 (SWA") != std::string::npos);
     const auto c = config_of(dir);
     CHECK(c["swa"]["epochs"] == 1);
-    CHECK(c["swa"]["lr"].get<double>() == doctest::Approx(1e-4));
+    CHECK(c["swa"]["lr"].get<double>() == doctest::Approx(3e-4));
     CHECK(c["optimizer"]["ema_decay"].get<double>() == 0.0);
   }
   {  // --ema chooses the other kind of averaging
