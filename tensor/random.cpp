@@ -77,6 +77,43 @@ float Generator::normal(float mean, float stddev) {
   return mean + stddev * z0;
 }
 
+namespace {
+
+// log of a Gamma(shape, 1) variate. Marsaglia and Tsang (2000) for shape >= 1; below 1 the draw
+// of Gamma(shape + 1) is scaled by U^(1/shape), added here as log(U) / shape.
+double log_gamma_variate(Generator& gen, double shape) {
+  double boost = 0;
+  if (shape < 1) {
+    const double u = (static_cast<double>(gen.next_u64() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+    boost = std::log(u) / shape;
+    shape += 1;
+  }
+  const double d = shape - 1.0 / 3.0;
+  const double c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    const double x = gen.normal();
+    const double t = 1.0 + c * x;
+    if (t <= 0) continue;
+    const double v = t * t * t;
+    const double u = (static_cast<double>(gen.next_u64() >> 11) + 1.0) * 0x1.0p-53;
+    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) {
+      return std::log(d) + std::log(v) + boost;
+    }
+  }
+}
+
+}  // namespace
+
+double Generator::beta(double a, double b) {
+  if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b)) {
+    throw std::invalid_argument("Generator::beta: both shapes must be positive and finite");
+  }
+  const double log_x = log_gamma_variate(*this, a);
+  const double log_y = log_gamma_variate(*this, b);
+  // X / (X + Y) = 1 / (1 + exp(log Y - log X)).
+  return 1.0 / (1.0 + std::exp(log_y - log_x));
+}
+
 uint64_t Generator::below(uint64_t n) {
   if (n == 0) throw std::invalid_argument("Generator::below: n must be positive");
   // Reject the lowest (2^64 mod n) values so every residue is equally likely.

@@ -21,6 +21,10 @@ class Generator {
   float uniform(float low, float high);      // [low, high)
   float normal(float mean = 0.f, float stddev = 1.f);
   uint64_t below(uint64_t n);                // uniform integer in [0, n), unbiased
+  // Beta(a, b) for a, b > 0, through two gamma variates drawn in log space (Marsaglia and
+  // Tsang's method, boosted for shapes below 1), so that small shapes, whose draws crowd
+  // against 0 and 1, neither underflow nor divide 0 by 0. Used for mixup weights.
+  double beta(double a, double b);
 
   State state() const;
   void set_state(const State& state);

@@ -5,8 +5,8 @@
 //
 // The defaults are the CPU recipe: AdamW with a one-cycle schedule at a high peak rate, batch 16,
 // the published augmentation (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1) plus flips,
-// label smoothing, and the best epoch chosen by validation loss. train/RECIPE.md gives the
-// measurements behind each choice.
+// label smoothing, and the weights of the last epochs averaged (SWA). The README's "Results"
+// gives the measurements behind each choice.
 #include <omp.h>
 #include <unistd.h>
 #include <sys/resource.h>
@@ -120,7 +120,8 @@ int cmd_train(const Args& args) {
   int64_t epochs = d.epochs, batch = d.batch_size, patience = d.patience, limit = 0;
   double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
          label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0,
-         ema = d.ema_decay, lossless = d.augment_options.lossless_fraction, swa_lr = 0;
+         ema = d.ema_decay, lossless = d.augment_options.lossless_fraction, swa_lr = 0,
+         mixup = d.mixup_alpha;
   int64_t swa_epochs = 0;
   uint64_t seed = d.seed;
   bool resume = false, no_augment = false, verbose_flag = false;
@@ -226,6 +227,11 @@ int cmd_train(const Args& args) {
                          "distribution (default 0.5)")
               ->check(CLI::Range(0.0, 1.0)),
           [&](TrainConfig& c) { c.augment_options.lossless_fraction = float(lossless); });
+  setting(app.add_option("--mixup", mixup,
+                         "mixup: blend each training batch with a shuffled copy of itself, "
+                         "weight ~ Beta(A, A), and the losses alike (default 0: off)")
+              ->check(CLI::Range(0.0, 10.0)),
+          [&](TrainConfig& c) { c.mixup_alpha = mixup; });
   setting(app.add_flag("--no-augment", no_augment, "train on the images as stored"),
           [&](TrainConfig& c) { c.augment = !no_augment; });
   setting(app.add_option("--seed", seed, "seed of the split, weights, order, augmentation and "
@@ -334,6 +340,10 @@ int cmd_train(const Args& args) {
                                        : (std::to_string(config.swa_epochs) + " epochs").c_str(),
                 config.swa_lr,
                 config.val_fraction > 0 ? "validated and saved" : "saved");
+  }
+  if (config.mixup_alpha > 0) {
+    std::printf("mixup     batches blended with a shuffled copy, weight ~ Beta(%g, %g)\n",
+                config.mixup_alpha, config.mixup_alpha);
   }
   if (resume) {
     std::printf("resumed   after epoch %lld\n", static_cast<long long>(trainer.epochs_done()));

@@ -11,7 +11,9 @@
 #include <stdexcept>
 
 #include "tensor/ops.h"
+#include "tensor/random.h"
 #include "train/checkpoint.h"
+#include "train/mixup.h"
 #include "train/progress.h"
 
 namespace radgal {
@@ -65,6 +67,9 @@ void clip_gradients(const std::vector<Tensor>& parameters, double max_norm) {
     for (int64_t i = 0, n = g.numel(); i < n; ++i) d[i] *= scale;
   }
 }
+
+// Keeps the mixup generator's seeds apart from the other streams derived from the run's seed.
+constexpr uint64_t kMixupStream = 0x6d69787570000000ull;  // "mixup"
 
 nn::NamedTensors clone_state(const nn::NamedTensors& state) {
   nn::NamedTensors out;
@@ -122,7 +127,8 @@ nlohmann::json TrainConfig::to_json() const {
         {"scale_max", a.scale_max},
         {"hflip", a.hflip},
         {"vflip", a.vflip},
-        {"lossless_fraction", a.lossless_fraction}}},
+        {"lossless_fraction", a.lossless_fraction},
+        {"mixup_alpha", mixup_alpha}}},
       {"label_smoothing", label_smoothing},
       {"epochs", epochs},
       {"batch_size", batch_size},
@@ -175,6 +181,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(a, "hflip", c.augment_options.hflip, "augment.");
   read_key(a, "vflip", c.augment_options.vflip, "augment.");
   read_key(a, "lossless_fraction", c.augment_options.lossless_fraction, "augment.");
+  read_key(a, "mixup_alpha", c.mixup_alpha, "augment.");
   read_key(j, "label_smoothing", c.label_smoothing, "");
   read_key(j, "epochs", c.epochs, "");
   read_key(j, "batch_size", c.batch_size, "");
@@ -219,6 +226,8 @@ void TrainConfig::validate() const {
     fail("augmentation rotation and shift must not be negative");
   if (!(a.lossless_fraction >= 0 && a.lossless_fraction <= 1))
     fail("the lossless augmentation fraction must lie in [0, 1]");
+  if (!(mixup_alpha >= 0) || !std::isfinite(mixup_alpha))
+    fail("the mixup alpha must be 0 (off) or positive");
   model.validate();
 }
 
@@ -481,6 +490,8 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
   ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs),
                   train_size_);
   const std::vector<Tensor> parameters = model_->parameters();
+  // The mixup stream of this epoch: a function of (seed, epoch) only, like the loader's.
+  Generator mixing(config_.seed * 0x9e3779b97f4a7c15ull + uint64_t(epoch) + kMixupStream);
   double loss_sum = 0;
   int64_t seen = 0, correct = 0;
   Batch batch;
@@ -488,8 +499,20 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
     lr = in_swa_phase(epoch) ? config_.swa_lr : schedule_->lr_at(optimizer_->step_count());
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
-    const Tensor logits = model_->forward(batch.images).logits;
-    Tensor loss = cross_entropy(logits, batch.targets, {}, float(config_.label_smoothing));
+    const float smoothing = float(config_.label_smoothing);
+    Tensor logits, loss;
+    std::vector<int64_t> heavier = batch.targets;  // the label that training accuracy counts
+    if (config_.mixup_alpha > 0) {
+      const Mixup m = draw_mixup(mixing, batch.targets.size(), config_.mixup_alpha);
+      logits = model_->forward(blend_images(batch.images, m)).logits;
+      const std::vector<int64_t> partners = partner_targets(batch.targets, m);
+      loss = cross_entropy(logits, batch.targets, {}, smoothing) * m.lambda +
+             cross_entropy(logits, partners, {}, smoothing) * (1.f - m.lambda);
+      if (m.lambda < 0.5f) heavier = partners;
+    } else {
+      logits = model_->forward(batch.images).logits;
+      loss = cross_entropy(logits, batch.targets, {}, smoothing);
+    }
     loss.backward();
     if (config_.clip_grad_norm > 0) clip_gradients(parameters, config_.clip_grad_norm);
     optimizer_->step();
@@ -504,7 +527,7 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
     }
     loss_sum += batch_loss * double(count);
     const std::vector<int64_t> predicted = argmax(logits.detach(), 1);
-    for (int64_t i = 0; i < count; ++i) correct += predicted[i] == batch.targets[i];
+    for (int64_t i = 0; i < count; ++i) correct += predicted[i] == heavier[i];
     seen += count;
     bar.update(count);
     bar.set_postfix("loss " + fixed(loss_sum / double(seen), 4));

@@ -23,6 +23,9 @@
 //   of augmented training batches (loader epoch `epochs + epoch`, so the training stream is
 //   untouched). Validation, the best weights and model.safetensors use that mean from then on.
 //   Not combined with ema_decay or early stopping (validate() refuses).
+// - Mixup (mixup_alpha > 0) touches only the training batches: validation, the SWA batch-norm
+//   pass and the training accuracy's images are unblended; an image counts as correct when the
+//   prediction is the label of the heavier of its two parts.
 // - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
 // - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
 //     model.safetensors       best weights and buffers, metadata radgal.config and radgal.format
@@ -79,6 +82,11 @@ struct TrainConfig {
 
   bool augment = true;
   AugmentOptions augment_options;
+  // > 0: mixup (Zhang et al. 2018). Each training batch is blended with a shuffled copy of
+  // itself, x = lambda x_i + (1 - lambda) x_j with one lambda ~ Beta(alpha, alpha) per batch, and
+  // the loss is the same blend of the two images' losses. Drawn from a generator seeded by
+  // (seed, epoch), so resuming at an epoch boundary continues bit for bit.
+  double mixup_alpha = 0.0;
 
   uint64_t seed = 0;
 

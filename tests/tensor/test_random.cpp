@@ -1,6 +1,7 @@
-// The Generator: determinism, state round trip, ranges and rough moments.
+// The Generator: determinism, state round trip, ranges, rough moments and the beta draws.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -72,6 +73,61 @@ TEST_CASE("uniform, below and normal stay in range with sensible moments") {
   int counts[3] = {0, 0, 0};
   for (int i = 0; i < 30000; ++i) ++counts[g.below(3)];
   for (int k : counts) CHECK(std::abs(k - 10000) < 400);
+}
+
+// Largest gap between the empirical CDF of sorted draws and the true CDF (Kolmogorov-Smirnov).
+template <typename Cdf>
+double ks_distance(std::vector<double> draws, Cdf cdf) {
+  std::sort(draws.begin(), draws.end());
+  const double n = double(draws.size());
+  double d = 0;
+  for (size_t i = 0; i < draws.size(); ++i) {
+    const double f = cdf(draws[i]);
+    d = std::max({d, f - double(i) / n, double(i + 1) / n - f});
+  }
+  return d;
+}
+
+TEST_CASE("beta draws follow the Beta distribution, also for the small shapes of mixup") {
+  Generator g(5);
+  const int n = 20000;
+  // Critical KS distance at the 0.1% level for n draws: 1.95 / sqrt(n) = 0.0138.
+  const double critical = 1.95 / std::sqrt(double(n));
+  auto draw = [&](double a, double b) {
+    std::vector<double> v(n);
+    for (double& x : v) {
+      x = g.beta(a, b);
+      REQUIRE(x >= 0.0);
+      REQUIRE(x <= 1.0);
+    }
+    return v;
+  };
+  // Beta(2, 5): F(x) = 1 - (1-x)^6 - 6x(1-x)^5.
+  CHECK(ks_distance(draw(2, 5), [](double x) {
+          return 1 - std::pow(1 - x, 6) - 6 * x * std::pow(1 - x, 5);
+        }) < critical);
+  // Beta(1/2, 1/2), the arcsine law: F(x) = (2/pi) asin(sqrt(x)); exercises shapes below 1.
+  CHECK(ks_distance(draw(0.5, 0.5), [](double x) { return 2 / M_PI * std::asin(std::sqrt(x)); }) <
+        critical);
+  // Beta(1, 1) is uniform.
+  CHECK(ks_distance(draw(1, 1), [](double x) { return x; }) < critical);
+
+  // Beta(0.2, 0.2), the usual mixup weight: mean 1/2, variance ab / ((a+b)^2 (a+b+1)) = 0.1786.
+  const std::vector<double> m = draw(0.2, 0.2);
+  double sum = 0, sum_sq = 0;
+  for (double x : m) sum += x, sum_sq += x * x;
+  const double mean = sum / n, variance = sum_sq / n - mean * mean;
+  CHECK(mean == doctest::Approx(0.5).epsilon(0.02));
+  CHECK(variance == doctest::Approx(0.04 / (0.16 * 1.4)).epsilon(0.03));
+
+  // Tiny shapes put nearly all mass at 0 and 1 and must still give numbers, not NaN.
+  for (int i = 0; i < 1000; ++i) {
+    const double x = g.beta(0.01, 0.01);
+    REQUIRE_FALSE(std::isnan(x));
+  }
+  CHECK_THROWS_AS(g.beta(0, 1), std::invalid_argument);
+  CHECK_THROWS_AS(g.beta(1, -1), std::invalid_argument);
+  CHECK_THROWS_AS(g.beta(std::nan(""), 1), std::invalid_argument);
 }
 
 TEST_CASE("tensor factories draw in row-major order from the generator") {

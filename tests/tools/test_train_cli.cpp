@@ -149,7 +149,7 @@ TEST_CASE("train cli: without a validation set the last epoch is kept and said s
             .size() == 2);
 }
 
-TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and --ema") {
+TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and --ema; --mixup") {
   auto config_of = [](const ScratchDir& dir) {
     std::ifstream in(dir.path / "config.json");
     return nlohmann::json::parse(in);
@@ -177,14 +177,19 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
     CHECK(c["swa"]["lr"].get<double>() == doctest::Approx(3e-4));
     CHECK(c["optimizer"]["ema_decay"].get<double>() == 0.0);
   }
-  {  // --ema chooses the other kind of averaging
+  {  // --ema chooses the other kind of averaging (here with mixup, said in the header)
     ScratchDir dir("swa-ema");
     Args args = small_run(dir);
-    args.insert(args.end(), {"--ema", "0.9"});
+    args.insert(args.end(), {"--ema", "0.9", "--mixup", "0.3"});
     const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
     REQUIRE(r.code == 0);
+    INFO(r.out);
     CHECK(r.out.find("SWA") == std::string::npos);
-    CHECK(config_of(dir)["swa"]["epochs"] == 0);
+    CHECK(r.out.find("mixup     batches blended with a shuffled copy, weight ~ Beta(0.3, 0.3)") !=
+          std::string::npos);
+    const auto c = config_of(dir);
+    CHECK(c["swa"]["epochs"] == 0);
+    CHECK(c["augment"]["mixup_alpha"].get<double>() == doctest::Approx(0.3));
   }
   {  // both asked for: refused before any work
     ScratchDir dir("swa-both");
