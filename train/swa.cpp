@@ -5,7 +5,7 @@
 
 #include "nn/layers.h"
 #include "nn/models.h"
-#include "train/ema.h"
+#include "train/average.h"
 
 namespace radgal {
 
