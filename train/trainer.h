@@ -23,8 +23,8 @@
 //   of augmented training batches (loader epoch `epochs + epoch`, so the training stream is
 //   untouched). Validation, the best weights and model.safetensors use that mean from then on.
 //   Not combined with ema_decay or early stopping (validate() refuses).
-// - Mixup (mixup_alpha > 0) touches only the training batches: validation, the SWA batch-norm
-//   pass and the training accuracy's images are unblended; an image counts as correct when the
+// - Mixup (mixup_alpha > 0) touches only the training steps: validation and the SWA batch-norm
+//   pass see unblended images. The training accuracy counts a blended image as correct when the
 //   prediction is the label of the heavier of its two parts.
 // - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
 // - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
