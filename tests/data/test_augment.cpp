@@ -66,7 +66,7 @@ TEST_CASE("augment: right angles and flips permute pixels") {
   }
 }
 
-TEST_CASE("augment: shifts move content and fill with zero; half pixels average") {
+TEST_CASE("augment: shifts move content and fill with zero, half pixels average") {
   const auto in = ramp();
   AffineParams p;
   p.shift_x = 1;  // content moves one pixel to the right

@@ -85,7 +85,7 @@ TEST_CASE("batches: FRDEEP-F has 600 images, 264 FRI and 336 FRII") {
   CHECK(radgal::read_batch_dir(radgal::test::kFrdeepBatches, "test").size() == 50);
 }
 
-TEST_CASE("batches: the release files are recognised; a changed copy is reported") {
+TEST_CASE("batches: the release files are recognised, a changed copy is reported") {
   for (const auto& check : radgal::check_release_dir(radgal::test::kFrdeepBatches)) {
     CAPTURE(check.name);
     CHECK(check.official());

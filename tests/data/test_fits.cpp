@@ -193,7 +193,7 @@ TEST_CASE("fits: every BITPIX reads with its value") {
   }
 }
 
-TEST_CASE("fits: NaN and infinities are masked; doubles beyond float range become invalid") {
+TEST_CASE("fits: NaN and infinities are masked, doubles beyond float range become invalid") {
   TempDir dir;
   const std::string path = dir.file("special.fits");
   const double inf = std::numeric_limits<double>::infinity();
@@ -209,7 +209,7 @@ TEST_CASE("fits: NaN and infinities are masked; doubles beyond float range becom
   CHECK(img.invalid_count() == 4);
 }
 
-TEST_CASE("fits: a 4-D cube with length-1 axes reads as 2-D; a real cube is refused") {
+TEST_CASE("fits: a 4-D cube with length-1 axes reads as 2-D, a real cube is refused") {
   TempDir dir;
   {
     FitsWriter w(dir.file("cube4.fits"));

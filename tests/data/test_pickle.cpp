@@ -39,7 +39,7 @@ TEST_CASE("pickle: protocol-2 bytes through _codecs.encode") {
   CHECK(a->text == std::string("\x00\xff\x10", 3));
 }
 
-TEST_CASE("pickle: Fortran-ordered arrays come out in C order; float arrays keep their type") {
+TEST_CASE("pickle: Fortran-ordered arrays come out in C order, float arrays keep their type") {
   auto bytes = pickle_case("fortran_array");
   pk::Document doc = pk::parse(bytes.data(), bytes.size(), "fortran_array");
   const pk::Value* a = doc.root();

@@ -303,7 +303,7 @@ TEST_CASE("attention maps have the right shape and range for every normalisation
   }
 }
 
-TEST_CASE("evaluation does not depend on batch composition; training uses the batch range") {
+TEST_CASE("evaluation does not depend on batch composition, training uses the batch range") {
   const int64_t n = 3, size = 32;
   const Tensor x = images(n, size, 21);
   for (const char* norm : {"range_norm", "std_mean_norm"}) {

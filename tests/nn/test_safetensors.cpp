@@ -102,7 +102,7 @@ TEST_CASE("safetensors: write then read gives the same names, shapes, values and
   CHECK(files == 1);
 }
 
-TEST_CASE("safetensors: overwriting replaces the file; an unwritable path names it") {
+TEST_CASE("safetensors: overwriting replaces the file, an unwritable path names it") {
   TempDir dir;
   const std::string path = dir.file("m.safetensors");
   NamedTensors a, b;

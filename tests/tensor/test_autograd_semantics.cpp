@@ -23,7 +23,7 @@ TEST_CASE("a tensor used twice receives the sum of both gradients") {
   CHECK_FALSE(y.is_leaf());
 }
 
-TEST_CASE("two backward calls accumulate into .grad(); zero_grad drops it") {
+TEST_CASE("two backward calls accumulate into .grad(), zero_grad drops it") {
   Tensor x = Tensor::from_vector({1, -2}, {2});
   x.set_requires_grad();
   sum(mul(x, 3.f)).backward();
@@ -38,7 +38,7 @@ TEST_CASE("two backward calls accumulate into .grad(); zero_grad drops it") {
   check_values(x.grad(), {1, 1});
 }
 
-TEST_CASE("backward(grad_output) seeds the walk; shape mismatch is an error") {
+TEST_CASE("backward(grad_output) seeds the walk, shape mismatch is an error") {
   Tensor x = Tensor::from_vector({1, 2, 3, 4}, {2, 2});
   x.set_requires_grad();
   Tensor y = x * 2.f;
@@ -60,7 +60,7 @@ TEST_CASE("the first gradient is a copy: two leaves never share a .grad() buffer
   check_values(b.grad(), {1, 2});
 }
 
-TEST_CASE("no_grad records nothing; grad mode is restored after the guard") {
+TEST_CASE("no_grad records nothing, grad mode is restored after the guard") {
   Tensor x = Tensor::ones({2});
   x.set_requires_grad();
   {

@@ -28,7 +28,7 @@ TEST_CASE("storage is 64-byte aligned and factories fill as documented") {
   CHECK(shape_to_string({2, 3, 150, 150}) == "[2, 3, 150, 150]");
 }
 
-TEST_CASE("reshape and view share storage; a non-contiguous reshape copies") {
+TEST_CASE("reshape and view share storage, a non-contiguous reshape copies") {
   Tensor a = Tensor::arange(6).reshape({2, 3});
   Tensor v = a.view({3, 2});
   CHECK(v.storage_id() == a.storage_id());
@@ -78,7 +78,7 @@ TEST_CASE("slice with step, select, and their offsets") {
   CHECK_THROWS_AS(a.slice(0, 0, 2, 0), ShapeError);
 }
 
-TEST_CASE("expand uses stride 0; squeeze, unsqueeze and flatten are views") {
+TEST_CASE("expand uses stride 0, squeeze, unsqueeze and flatten are views") {
   Tensor b = Tensor::from_vector({1, 2, 3}, {3, 1});
   Tensor e = b.expand({2, 3, 4});
   CHECK(e.strides() == Shape{0, 1, 0});
@@ -111,7 +111,7 @@ TEST_CASE("copy_ and fill_ write through views") {
   check_values(v, {0, 0, 1, 2, 3});
 }
 
-TEST_CASE("clone is a fresh copy; detach shares storage") {
+TEST_CASE("clone is a fresh copy, detach shares storage") {
   Tensor a = Tensor::arange(4);
   Tensor c = a.clone();
   CHECK(c.storage_id() != a.storage_id());

@@ -67,7 +67,7 @@ TEST_CASE("evaluate: the published MiraBest-confident model scores 95.19% (99 of
   CHECK(is_png(dir.file("plots/confusion.png")));
 }
 
-TEST_CASE("evaluate: results do not depend on the batch size; TTA is seeded") {
+TEST_CASE("evaluate: results do not depend on the batch size, TTA is seeded") {
   const radgal::tools::Args base = {"--weights",
                                     shared_data("reference/agcnn_frdeep_f.weights.safetensors"),
                                     "--data", shared_data("frdeep-f")};  // resolves batches/
@@ -135,7 +135,7 @@ TEST_CASE("evaluate: a run directory supplies the subset and the validation spli
             .find("--split val needs a run directory") != std::string::npos);
 }
 
-TEST_CASE("evaluate: --split val on a run without a validation set says so; any seed reads") {
+TEST_CASE("evaluate: --split val on a run without a validation set says so, any seed reads") {
   TempDir run;
   radgal::nn::ModelConfig config;
   config.arch = "classic";

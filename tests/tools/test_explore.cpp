@@ -91,7 +91,7 @@ TEST_CASE("explore: FRDEEP-F batches hold 600 images") {
   }
 }
 
-TEST_CASE("explore: a FITS folder is prepared on the way; a broken file is skipped") {
+TEST_CASE("explore: a FITS folder is prepared on the way, a broken file is skipped") {
   TempDir dir("fits");
   fs::create_directories(dir.file("fits"));
   for (const char* name : {"100_010.451-009.284_0.0529_0080.60.fits.fz",

@@ -69,7 +69,7 @@ TEST_CASE("plot: canvas drawing is clipped and blends as specified") {
   CHECK(same(big.get(16, 13), c.get(5, 4)));
 }
 
-TEST_CASE("plot: text stays inside its measured box; odd bytes do not crash") {
+TEST_CASE("plot: text stays inside its measured box, odd bytes do not crash") {
   Canvas c(200, 60, plot::kWhite);
   const std::string text = "FRII 0.975";
   const int w = Canvas::text_width(text, 2), h = Canvas::text_height(text, 2);

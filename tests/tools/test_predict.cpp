@@ -97,7 +97,7 @@ TEST_CASE("predict: attention figures carry a title and a colour bar beside the 
   CHECK(at(bar_x, 44 + 100) > at(bar_x, 44 + 200));
 }
 
-TEST_CASE("predict: a raw FITS cutout is prepared and classified; bad files are reported") {
+TEST_CASE("predict: a raw FITS cutout is prepared and classified, bad files are reported") {
   TempDir dir;
   // A confident FRI (label 100); its batch image is classified FRI with p(FRII) < 1e-6.
   const std::string fits = shared_data("mirabest/fits/100_010.451-009.284_0.0529_0080.60.fits.fz");

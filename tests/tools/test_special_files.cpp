@@ -105,7 +105,7 @@ TEST_CASE("inputs: evaluate and train refuse a named pipe as the model or in the
   CHECK_FALSE(train_batch.opened());
 }
 
-TEST_CASE("inputs: prepare and explore skip a named pipe in a FITS folder; explore refuses one") {
+TEST_CASE("inputs: prepare and explore skip a named pipe in a FITS folder, explore refuses one") {
   TempDir dir;
   fs::create_directory(dir.file("fits"));
   const std::string cutout = "100_010.451-009.284_0.0529_0080.60.fits.fz";

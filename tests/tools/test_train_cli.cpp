@@ -92,7 +92,7 @@ TEST_CASE("seed options: negative, signed and out-of-range seeds are usage error
   CHECK_MESSAGE(r.out.find("augmented (seed 10)") != std::string::npos, r.out);
 }
 
-TEST_CASE("train cli: a short real run writes the run directory; resume guards hold") {
+TEST_CASE("train cli: a short real run writes the run directory, resume guards hold") {
   ScratchDir dir("run");
   const std::string out = dir.path.string();
   REQUIRE(radgal::tools::cmd_train(tiny_run(out, "2")) == 0);
@@ -149,7 +149,7 @@ TEST_CASE("train cli: without a validation set the last epoch is kept and said s
             .size() == 2);
 }
 
-TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and --ema; --mixup") {
+TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and --ema, --mixup") {
   auto config_of = [](const ScratchDir& dir) {
     std::ifstream in(dir.path / "config.json");
     return nlohmann::json::parse(in);

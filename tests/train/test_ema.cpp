@@ -96,7 +96,7 @@ TEST_CASE("ema: the average is a snapshot, and load restores it or names the pro
   CHECK_THROWS_AS(other.load(renamed, 1, "x"), std::runtime_error);
 }
 
-TEST_CASE("ema: the trainer validates and saves the averaged weights; resume stays exact") {
+TEST_CASE("ema: the trainer validates and saves the averaged weights, resume stays exact") {
   const LabeledSet train = radgal::test::toy_set(20, 16, 1), val = radgal::test::toy_set(8, 16, 2);
   TrainConfig c = radgal::test::tiny_config();
   c.epochs = 2;
