@@ -123,8 +123,7 @@ void Loader::start_epoch(int64_t epoch) {
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
   if (options_.shuffle) {
     Generator gen(stream_seed(options_.seed, epoch, kOrderSalt));
-    for (size_t i = order_.size(); i > 1; --i)
-      std::swap(order_[i - 1], order_[size_t(gen.below(i))]);
+    gen.shuffle(order_);
   }
   if (options_.prefetch > 0) {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -120,10 +120,7 @@ std::pair<LabeledSet, LabeledSet> split_train_val(const LabeledSet& set, double 
     for (size_t i = 0; i < set.size(); ++i) {
       if (set.targets[i] == t) members.push_back(i);
     }
-    // Fisher-Yates with the project generator, so the split is the same on every platform.
-    for (size_t i = members.size(); i > 1; --i) {
-      std::swap(members[i - 1], members[size_t(gen.below(i))]);
-    }
+    gen.shuffle(members);  // the same split on every platform
     const size_t n_val = size_t(std::llround(val_fraction * double(members.size())));
     val.insert(val.end(), members.begin(), members.begin() + n_val);
     train.insert(train.end(), members.begin() + n_val, members.end());

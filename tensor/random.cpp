@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace radgal {
 
@@ -25,6 +26,11 @@ uint64_t splitmix64(uint64_t& x) {
 // The cached second normal is stored as its float bits plus a presence flag in the high word,
 // so a cached +0.0f is still distinguishable from "nothing cached".
 constexpr uint64_t kSpareFlag = uint64_t{1} << 32;
+
+// A uniform double in (0, 1] from 53 random bits: never 0, so its logarithm is finite.
+double open_unit(Generator& gen) {
+  return (static_cast<double>(gen.next_u64() >> 11) + 1.0) * 0x1.0p-53;
+}
 
 }  // namespace
 
@@ -65,7 +71,7 @@ float Generator::normal(float mean, float stddev) {
     return mean + stddev * z;
   }
   // u1 in (0, 1] keeps the logarithm finite; 53-bit doubles keep the tails smooth.
-  const double u1 = (static_cast<double>(next_u64() >> 11) + 1.0) * 0x1.0p-53;
+  const double u1 = open_unit(*this);
   const double u2 = static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
   const double radius = std::sqrt(-2.0 * std::log(u1));
   const double angle = 2.0 * M_PI * u2;
@@ -84,8 +90,7 @@ namespace {
 double log_gamma_variate(Generator& gen, double shape) {
   double boost = 0;
   if (shape < 1) {
-    const double u = (static_cast<double>(gen.next_u64() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
-    boost = std::log(u) / shape;
+    boost = std::log(open_unit(gen)) / shape;
     shape += 1;
   }
   const double d = shape - 1.0 / 3.0;
@@ -95,8 +100,7 @@ double log_gamma_variate(Generator& gen, double shape) {
     const double t = 1.0 + c * x;
     if (t <= 0) continue;
     const double v = t * t * t;
-    const double u = (static_cast<double>(gen.next_u64() >> 11) + 1.0) * 0x1.0p-53;
-    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) {
+    if (std::log(open_unit(gen)) < 0.5 * x * x + d - d * v + d * std::log(v)) {
       return std::log(d) + std::log(v) + boost;
     }
   }
@@ -112,6 +116,10 @@ double Generator::beta(double a, double b) {
   const double log_y = log_gamma_variate(*this, b);
   // X / (X + Y) = 1 / (1 + exp(log Y - log X)).
   return 1.0 / (1.0 + std::exp(log_y - log_x));
+}
+
+void Generator::shuffle(std::vector<size_t>& v) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[static_cast<size_t>(below(i))]);
 }
 
 uint64_t Generator::below(uint64_t n) {

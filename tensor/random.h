@@ -5,7 +5,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace radgal {
 
@@ -21,6 +23,9 @@ class Generator {
   float uniform(float low, float high);      // [low, high)
   float normal(float mean = 0.f, float stddev = 1.f);
   uint64_t below(uint64_t n);                // uniform integer in [0, n), unbiased
+  // Fisher-Yates: for i = n down to 2, swap v[i-1] with v[below(i)]. Every ordering is equally
+  // likely, and the draws are the same on every platform (std::shuffle's are not).
+  void shuffle(std::vector<size_t>& v);
   // Beta(a, b) for a, b > 0, through two gamma variates drawn in log space (Marsaglia and
   // Tsang's method, boosted for shapes below 1), so that small shapes, whose draws crowd
   // against 0 and 1, neither underflow nor divide 0 by 0. Used for mixup weights.

@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 #include <string>
-#include <utility>
 
 namespace radgal {
 
@@ -11,7 +10,7 @@ Mixup draw_mixup(Generator& gen, size_t batch_size, double alpha) {
   m.lambda = static_cast<float>(gen.beta(alpha, alpha));
   m.partner.resize(batch_size);
   for (size_t i = 0; i < batch_size; ++i) m.partner[i] = i;
-  for (size_t i = batch_size; i > 1; --i) std::swap(m.partner[i - 1], m.partner[gen.below(i)]);
+  gen.shuffle(m.partner);
   return m;
 }
 
