@@ -75,6 +75,10 @@ Tensor log_softmax(const Tensor& x, int64_t axis);  // log-sum-exp, stable
 // label_smoothing eps mixes the one-hot target with the uniform distribution.
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& targets,
                      const std::vector<float>& class_weights = {}, float label_smoothing = 0.f);
+// Cross-entropy against target distributions: mean over the batch of -sum_k q_ik log p_ik, with
+// p = softmax(logits) and q (n, c) rows of non-negative numbers summing to 1 (checked to 1e-4;
+// knowledge distillation's soft labels). No gradient flows into q.
+Tensor soft_cross_entropy(const Tensor& logits, const Tensor& target_probs);
 
 // ---- convolution and pooling (NCHW) ------------------------------------------------------------
 struct Conv2dOptions {

@@ -1,4 +1,6 @@
-// softmax, log_softmax and cross_entropy, each with its backward below the forward.
+// softmax, log_softmax and cross_entropy, each with its backward below the forward, and
+// soft_cross_entropy composed of them.
+#include <cmath>
 #include <stdexcept>
 
 #include "tensor/autograd.h"
@@ -91,6 +93,36 @@ Tensor cross_entropy(const Tensor& logits_in, const std::vector<int64_t>& target
     });
   }
   return y;
+}
+
+Tensor soft_cross_entropy(const Tensor& logits, const Tensor& target_probs) {
+  require_defined("soft_cross_entropy", logits, "logits");
+  require_defined("soft_cross_entropy", target_probs, "target_probs");
+  if (logits.dim() != 2 || target_probs.shape() != logits.shape()) {
+    shape_error("soft_cross_entropy", "logits must be (n, c) and targets the same shape, got " +
+                                          shape_to_string(logits.shape()) + " and " +
+                                          shape_to_string(target_probs.shape()));
+  }
+  const int64_t n = logits.size(0), c = logits.size(1);
+  if (n == 0) shape_error("soft_cross_entropy", "empty batch " + shape_to_string(logits.shape()));
+  const Tensor q = target_probs.detach().contiguous();
+  const std::vector<float> values = q.to_vector();
+  for (int64_t i = 0; i < n; ++i) {
+    double row = 0;
+    for (int64_t k = 0; k < c; ++k) {
+      const float v = values[size_t(i * c + k)];
+      if (!(v >= 0.f && v <= 1.f)) {
+        throw std::invalid_argument("soft_cross_entropy: target " + std::to_string(v) +
+                                    " in row " + std::to_string(i) + " is not a probability");
+      }
+      row += v;
+    }
+    if (std::abs(row - 1.0) > 1e-4) {
+      throw std::invalid_argument("soft_cross_entropy: target row " + std::to_string(i) +
+                                  " sums to " + std::to_string(row) + ", not 1");
+    }
+  }
+  return neg(sum(mul(log_softmax(logits, 1), q))) / static_cast<float>(n);
 }
 
 }  // namespace radgal

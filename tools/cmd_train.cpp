@@ -24,8 +24,10 @@
 
 #include "data/batches.h"
 #include "data/subsets.h"
+#include "nn/models.h"
 #include "tools/cli_support.h"
 #include "tools/commands.h"
+#include "tools/inference.h"
 #include "tools/input_paths.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
@@ -121,8 +123,9 @@ int cmd_train(const Args& args) {
   double lr = d.lr, weight_decay = d.weight_decay, val_fraction = d.val_fraction,
          label_smoothing = d.label_smoothing, warmup = d.schedule.pct_start, clip = 0,
          ema = d.ema_decay, lossless = d.augment_options.lossless_fraction, swa_lr = 0,
-         mixup = d.mixup_alpha;
-  int64_t swa_epochs = 0;
+         mixup = d.mixup_alpha, distill = 0.5;
+  int64_t swa_epochs = 0, teacher_views = d.teacher_views;
+  std::string teacher, init;
   uint64_t seed = d.seed;
   bool resume = false, no_augment = false, verbose_flag = false;
 
@@ -133,7 +136,7 @@ int cmd_train(const Args& args) {
     return o;
   };
   // Registered further down; the settings read them only after parsing.
-  CLI::Option *swa_option = nullptr, *swa_lr_option = nullptr;
+  CLI::Option *swa_option = nullptr, *swa_lr_option = nullptr, *distill_option = nullptr;
   app.add_option("--data", data_dir, "batch folder: MiraBest or FRDEEP-F (holding batches.meta, "
                                      "or its parent)");
   app.add_option("--out", out_dir, "run directory to write")->required();
@@ -232,6 +235,31 @@ int cmd_train(const Args& args) {
                          "weight ~ Beta(A, A), and the losses alike (default 0: off)")
               ->check(CLI::Range(0.0, 10.0)),
           [&](TrainConfig& c) { c.mixup_alpha = mixup; });
+  setting(app.add_option("--teacher", teacher,
+                         "knowledge distillation: a trained model (file or run directory) whose "
+                         "class probabilities, averaged over --teacher-views augmented views of "
+                         "each training image, are blended into the targets")
+              ->check(CLI::ExistingPath),
+          [&](TrainConfig& c) {
+            c.teacher = fs::absolute(teacher).lexically_normal().string();
+            if (distill_option->count() == 0) c.distill_weight = distill;
+          });
+  distill_option = setting(app.add_option("--distill", distill,
+                                          "the teacher's share of each target (default 0.5 with "
+                                          "--teacher)")
+              ->check(CLI::Range(0.0, 1.0)),
+          [&](TrainConfig& c) { c.distill_weight = distill; });
+  setting(app.add_option("--teacher-views", teacher_views,
+                         "augmented views per image averaged for the teacher's probabilities "
+                         "(default 16; 0: one plain pass)")
+              ->check(CLI::Range(int64_t{0}, int64_t{1024})),
+          [&](TrainConfig& c) { c.teacher_views = teacher_views; });
+  setting(app.add_option("--init", init,
+                         "start from this model's weights (file or run directory, same "
+                         "architecture) instead of random ones: fine-tuning, retraining on new "
+                         "data")
+              ->check(CLI::ExistingPath),
+          [&](TrainConfig& c) { c.init = fs::absolute(init).lexically_normal().string(); });
   setting(app.add_flag("--no-augment", no_augment, "train on the images as stored"),
           [&](TrainConfig& c) { c.augment = !no_augment; });
   setting(app.add_option("--seed", seed, "seed of the split, weights, order, augmentation and "
@@ -317,6 +345,23 @@ int cmd_train(const Args& args) {
   Trainer trainer(config, train, val, out_dir);
   if (resume) trainer.resume(checkpoint_path);
 
+  // The teacher's probabilities, computed afresh on resume from the same file, views and seed.
+  int64_t teacher_agrees = 0;
+  if (config.distill_weight > 0) {
+    const nn::LoadedModel teacher_model = nn::load_model(config.teacher);
+    InferenceOptions io;
+    io.batch_size = 32;
+    io.tta = static_cast<int>(config.teacher_views);
+    io.seed = config.seed;
+    io.progress_label = "teacher";
+    const InferenceResult r =
+        run_inference(*teacher_model.model, train.images.image(0), int64_t(train.size()),
+                      train.images.height, train.images.width, io);
+    for (size_t i = 0; i < train.size(); ++i)
+      teacher_agrees += (r.p_frii[i] > 0.5f ? 1 : 0) == train.targets[i];
+    trainer.set_teacher_targets(r.p_frii);
+  }
+
   const int64_t params = trainer.model().parameter_count();
   std::printf("model     %s, %s parameters\n", config.model.describe().c_str(),
               with_thousands(params).c_str());
@@ -344,6 +389,17 @@ int cmd_train(const Args& args) {
   if (config.mixup_alpha > 0) {
     std::printf("mixup     batches blended with a shuffled copy, weight ~ Beta(%g, %g)\n",
                 config.mixup_alpha, config.mixup_alpha);
+  }
+  if (!config.init.empty()) std::printf("init      from %s\n", config.init.c_str());
+  if (config.distill_weight > 0) {
+    std::printf("distil    from %s: %s per image, weight %g; it agrees with %lld of %zu "
+                "training labels\n",
+                config.teacher.c_str(),
+                config.teacher_views > 0
+                    ? ("mean of " + std::to_string(config.teacher_views) + " augmented views")
+                          .c_str()
+                    : "one plain pass",
+                config.distill_weight, static_cast<long long>(teacher_agrees), train.size());
   }
   if (resume) {
     std::printf("resumed   after epoch %lld\n", static_cast<long long>(trainer.epochs_done()));

@@ -129,6 +129,8 @@ nlohmann::json TrainConfig::to_json() const {
         {"vflip", a.vflip},
         {"lossless_fraction", a.lossless_fraction},
         {"mixup_alpha", mixup_alpha}}},
+      {"distill", {{"weight", distill_weight}, {"teacher", teacher}, {"views", teacher_views}}},
+      {"init", init},
       {"label_smoothing", label_smoothing},
       {"epochs", epochs},
       {"batch_size", batch_size},
@@ -182,6 +184,11 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(a, "vflip", c.augment_options.vflip, "augment.");
   read_key(a, "lossless_fraction", c.augment_options.lossless_fraction, "augment.");
   read_key(a, "mixup_alpha", c.mixup_alpha, "augment.");
+  const auto& k = section(j, "distill");
+  read_key(k, "weight", c.distill_weight, "distill.");
+  read_key(k, "teacher", c.teacher, "distill.");
+  read_key(k, "views", c.teacher_views, "distill.");
+  read_key(j, "init", c.init, "");
   read_key(j, "label_smoothing", c.label_smoothing, "");
   read_key(j, "epochs", c.epochs, "");
   read_key(j, "batch_size", c.batch_size, "");
@@ -228,6 +235,13 @@ void TrainConfig::validate() const {
     fail("the lossless augmentation fraction must lie in [0, 1]");
   if (!(mixup_alpha >= 0) || !std::isfinite(mixup_alpha))
     fail("the mixup alpha must be 0 (off) or positive");
+  if (!(distill_weight >= 0 && distill_weight <= 1))
+    fail("the distillation weight must lie in [0, 1]");
+  if (distill_weight > 0 && teacher.empty()) fail("distillation needs a teacher model file");
+  if (distill_weight == 0 && !teacher.empty())
+    fail("a teacher is only used with a distillation weight above 0");
+  if (teacher_views < 0 || teacher_views > 1024)
+    fail("the teacher's views must lie in [0, 1024]");
   model.validate();
 }
 
@@ -306,6 +320,23 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c,
   throw std::invalid_argument("make_optimizer: unknown optimizer '" + c.optimizer + "'");
 }
 
+Tensor distillation_targets(const std::vector<int64_t>& labels,
+                            const std::vector<int64_t>& indices,
+                            const std::vector<float>& teacher_p_frii, double weight,
+                            double smoothing) {
+  const size_t n = labels.size();
+  std::vector<float> rows(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    const double p = teacher_p_frii.at(size_t(indices.at(i)));
+    for (int k = 0; k < 2; ++k) {
+      const double label = (labels[i] == k ? 1.0 - smoothing : 0.0) + smoothing / 2;
+      const double teacher = k == 1 ? p : 1.0 - p;
+      rows[2 * i + size_t(k)] = static_cast<float>((1.0 - weight) * label + weight * teacher);
+    }
+  }
+  return Tensor::from_vector(rows, {int64_t(n), 2});
+}
+
 EvalResult evaluate_set(nn::Classifier& model, const LabeledSet& set, int64_t batch_size) {
   EvalResult r;
   const int64_t n = static_cast<int64_t>(set.size());
@@ -351,6 +382,18 @@ Trainer::Trainer(const TrainConfig& config, const LabeledSet& train, const Label
 
   Generator init(config_.seed);
   model_ = nn::make_model(config_.model, init);
+  if (!config_.init.empty()) {
+    const nn::LoadedModel start = nn::load_model(config_.init);
+    const nn::ModelConfig& a = start.config;
+    const nn::ModelConfig& b = config_.model;
+    if (a.arch != b.arch || a.norm != b.norm || a.aggregation != b.aggregation ||
+        a.gates != b.gates || a.image_size != b.image_size) {
+      throw std::invalid_argument(start.path + ": holds a " + a.describe() +
+                                  ", but this run trains a " + b.describe() +
+                                  "; --init needs the same architecture");
+    }
+    nn::load_state(*model_, nn::state_of(*start.model), start.path);
+  }
   optimizer_ = make_optimizer(config_, model_->parameters());
 
   LoaderOptions lo;
@@ -380,6 +423,21 @@ Trainer::Trainer(const TrainConfig& config, const LabeledSet& train, const Label
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::set_teacher_targets(std::vector<float> p_frii) {
+  if (static_cast<int64_t>(p_frii.size()) != train_size_) {
+    throw std::invalid_argument("Trainer: " + std::to_string(p_frii.size()) +
+                                " teacher targets for " + std::to_string(train_size_) +
+                                " training images");
+  }
+  for (float p : p_frii) {
+    if (!(p >= 0.f && p <= 1.f)) {
+      throw std::invalid_argument("Trainer: teacher target " + std::to_string(p) +
+                                  " is not a probability");
+    }
+  }
+  teacher_p_frii_ = std::move(p_frii);
+}
 
 void Trainer::resume(const std::string& path) {
   const Checkpoint c = read_checkpoint(path);
@@ -502,7 +560,19 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
     const float smoothing = float(config_.label_smoothing);
     Tensor logits, loss;
     std::vector<int64_t> heavier = batch.targets;  // the label that training accuracy counts
-    if (config_.mixup_alpha > 0) {
+    if (config_.distill_weight > 0) {
+      Tensor q = distillation_targets(batch.targets, batch.indices, teacher_p_frii_,
+                                      config_.distill_weight, config_.label_smoothing);
+      Tensor images = batch.images;
+      if (config_.mixup_alpha > 0) {
+        const Mixup m = draw_mixup(mixing, batch.targets.size(), config_.mixup_alpha);
+        images = blend_images(batch.images, m);
+        q = blend_images(q, m);  // the targets blend as the images do
+        if (m.lambda < 0.5f) heavier = partner_targets(batch.targets, m);
+      }
+      logits = model_->forward(images).logits;
+      loss = soft_cross_entropy(logits, q);
+    } else if (config_.mixup_alpha > 0) {
       const Mixup m = draw_mixup(mixing, batch.targets.size(), config_.mixup_alpha);
       logits = model_->forward(blend_images(batch.images, m)).logits;
       const std::vector<int64_t> partners = partner_targets(batch.targets, m);
@@ -540,6 +610,9 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
 EpochRecord Trainer::run_epoch() {
   if (finished()) throw std::logic_error("Trainer::run_epoch: the run has already finished");
   const int64_t epoch = epochs_done();
+  if (config_.distill_weight > 0 && teacher_p_frii_.empty()) {
+    throw std::logic_error("Trainer::run_epoch: distillation needs set_teacher_targets first");
+  }
   EpochRecord r;
   r.epoch = epoch + 1;
 

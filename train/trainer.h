@@ -23,8 +23,9 @@
 //   of augmented training batches (loader epoch `epochs + epoch`, so the training stream is
 //   untouched). Validation, the best weights and model.safetensors use that mean from then on.
 //   Not combined with ema_decay or early stopping (validate() refuses).
-// - Mixup (mixup_alpha > 0) touches only the training steps: validation and the SWA batch-norm
-//   pass see unblended images. The training accuracy counts a blended image as correct when the
+// - Mixup (mixup_alpha > 0) and distillation (distill_weight > 0) touch only the training loss:
+//   validation (always against the labels) and the SWA batch-norm pass see unblended images.
+//   With both, a blended image's target is the same blend of the two images' targets. The training accuracy counts a blended image as correct when the
 //   prediction is the label of the heavier of its two parts.
 // - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
 // - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
@@ -88,6 +89,20 @@ struct TrainConfig {
   // (seed, epoch), so resuming at an epoch boundary continues bit for bit.
   double mixup_alpha = 0.0;
 
+  // > 0: knowledge distillation (Hinton et al. 2015). Each training image's target becomes
+  // (1 - distill_weight) * its (smoothed) label + distill_weight * the teacher's class
+  // probabilities for it, the mean over teacher_views augmented views (0: one plain pass) of the
+  // image as stored. The caller computes those probabilities from the model file `teacher` and
+  // hands them to the Trainer (set_teacher_targets); the path is recorded here.
+  double distill_weight = 0.0;
+  std::string teacher;
+  int64_t teacher_views = 16;
+
+  // Non-empty: the run starts from this model file's weights and batch-norm statistics instead
+  // of random ones (fine-tuning, retraining on new data). The file must hold the same
+  // architecture (arch, norm, aggregation, gates, image size); dropout may differ.
+  std::string init;
+
   uint64_t seed = 0;
 
   nlohmann::json to_json() const;
@@ -134,6 +149,14 @@ class EarlyStopping {
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& config,
                                           const std::vector<Tensor>& parameters);
 
+// The distillation targets of a batch, (n, 2): per image, (1 - weight) times its label smoothed
+// as cross_entropy smooths (1 - smoothing + smoothing / 2 on the label, smoothing / 2 on the other
+// class) plus weight times the teacher's (1 - p, p), p = teacher_p_frii[indices[i]].
+Tensor distillation_targets(const std::vector<int64_t>& labels,
+                            const std::vector<int64_t>& indices,
+                            const std::vector<float>& teacher_p_frii, double weight,
+                            double smoothing);
+
 // Mean loss and accuracy of `model` over `set` in evaluation mode, without augmentation.
 struct EvalResult {
   double loss = 0, accuracy = 0;
@@ -148,6 +171,11 @@ class Trainer {
   Trainer(const TrainConfig& config, const LabeledSet& train, const LabeledSet& val,
           const std::string& run_dir = "");
   ~Trainer();
+
+  // Distillation: the teacher's p(FRII) for every training image, in the order of the training
+  // set given to the constructor. Required before the first epoch when config.distill_weight > 0
+  // (run_epoch throws otherwise); values must lie in [0, 1].
+  void set_teacher_targets(std::vector<float> p_frii);
 
   // Restores the state saved in a checkpoint written by a run of the same configuration
   // (throws std::runtime_error naming the file when it does not fit).
@@ -191,6 +219,7 @@ class Trainer {
   std::unique_ptr<Loader> loader_;
   LabeledSet val_;
   int64_t train_size_ = 0;
+  std::vector<float> teacher_p_frii_;  // distillation targets, per training image
   EarlyStopping early_stopping_;
   bool stopped_early_ = false;
   nn::NamedTensors best_state_;

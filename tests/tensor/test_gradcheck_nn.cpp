@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gradcheck.h"
@@ -75,6 +76,24 @@ TEST_CASE("gradcheck: cross_entropy with class weights and label smoothing") {
           return cross_entropy(in[0], c.targets, c.weights, c.smoothing);
         },
         {uniform_tensor({c.n, c.c}, gen, -2.f, 2.f)}, smooth_options(1e-4, 1e-3));
+  }
+}
+
+TEST_CASE("gradcheck: soft_cross_entropy") {
+  Generator gen(44);
+  for (const auto& [n, c] : std::vector<std::pair<int64_t, int64_t>>{{5, 3}, {1, 2}, {4, 2}}) {
+    // Random target rows: positive numbers normalised to sum 1.
+    std::vector<float> q = uniform_tensor({n, c}, gen, 0.05f, 1.f).to_vector();
+    for (int64_t i = 0; i < n; ++i) {
+      float row = 0;
+      for (int64_t k = 0; k < c; ++k) row += q[size_t(i * c + k)];
+      for (int64_t k = 0; k < c; ++k) q[size_t(i * c + k)] /= row;
+    }
+    const Tensor targets = Tensor::from_vector(q, {n, c});
+    check_gradients_match(
+        "soft_cross_entropy n " + std::to_string(n) + " c " + std::to_string(c),
+        [targets](const std::vector<Tensor>& in) { return soft_cross_entropy(in[0], targets); },
+        {uniform_tensor({n, c}, gen, -2.f, 2.f)}, smooth_options(1e-4, 1e-3));
   }
 }
 

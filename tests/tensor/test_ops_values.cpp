@@ -241,6 +241,59 @@ TEST_CASE("cross_entropy with class weights and label smoothing") {
   CHECK_THROWS_AS(cross_entropy(x, {0}), ShapeError);
 }
 
+TEST_CASE("soft_cross_entropy against its formula, and equal to cross_entropy on smoothed labels") {
+  const std::vector<float> logits = {1, 2, 3, 0.5f, -1, 2};
+  const std::vector<float> q = {0.1f, 0.3f, 0.6f, 0.7f, 0.2f, 0.1f};
+
+  // Independent formula: mean_i sum_k q_ik (lse_i - z_ik); gradient (softmax - q) / n.
+  double total = 0;
+  std::vector<float> grad(6);
+  for (int i = 0; i < 2; ++i) {
+    const float* z = &logits[3 * i];
+    const double lse = std::log(std::exp(z[0]) + std::exp(z[1]) + std::exp(z[2]));
+    for (int k = 0; k < 3; ++k) {
+      total += q[3 * i + k] * (lse - z[k]);
+      grad[3 * i + k] = static_cast<float>((std::exp(z[k] - lse) - q[3 * i + k]) / 2);
+    }
+  }
+  Tensor x = leaf(logits, {2, 3});
+  Tensor loss = soft_cross_entropy(x, Tensor::from_vector(q, {2, 3}));
+  CHECK(loss.item() == doctest::Approx(total / 2).epsilon(1e-6));
+  loss.backward();
+  check_values(x.grad(), grad);
+
+  // The smoothed one-hot rows give exactly what cross_entropy with label smoothing gives.
+  const float eps = 0.2f;
+  const std::vector<int64_t> targets = {2, 0};
+  std::vector<float> smoothed(6, eps / 3);
+  smoothed[2] += 1 - eps;
+  smoothed[3] += 1 - eps;
+  Tensor a = leaf(logits, {2, 3}), b = leaf(logits, {2, 3});
+  Tensor soft = soft_cross_entropy(a, Tensor::from_vector(smoothed, {2, 3}));
+  Tensor hard = cross_entropy(b, targets, {}, eps);
+  CHECK(soft.item() == doctest::Approx(hard.item()).epsilon(1e-6));
+  soft.backward();
+  hard.backward();
+  check_values(a.grad(), b.grad().to_vector());
+
+  // The targets get no gradient, even when they ask for one.
+  Tensor t = leaf(q, {2, 3});
+  soft_cross_entropy(leaf(logits, {2, 3}), t).backward();
+  CHECK_FALSE(t.grad().defined());
+
+  // Not distributions, or shapes that do not fit.
+  CHECK_THROWS_WITH_AS(soft_cross_entropy(x, Tensor::from_vector({0.5f, 0.5f, 0.5f, 1, 0, 0},
+                                                                 {2, 3})),
+                       doctest::Contains("row 0 sums to 1.5"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(soft_cross_entropy(x, Tensor::from_vector({1, 0, 0, 1.5f, -0.5f, 0},
+                                                                 {2, 3})),
+                       doctest::Contains("row 1 is not a probability"), std::invalid_argument);
+  CHECK_THROWS_AS(soft_cross_entropy(x, Tensor::from_vector({1, 0, 0}, {1, 3})), ShapeError);
+  CHECK_THROWS_AS(soft_cross_entropy(Tensor::from_vector({1, 2, 3}, {3}),
+                                     Tensor::from_vector({1, 0, 0}, {3})),
+                  ShapeError);
+}
+
 TEST_CASE("concat, stack and pad, forward and backward") {
   Tensor a = leaf({1, 2, 3, 4}, {2, 2});
   Tensor b = leaf({5, 6}, {2, 1});

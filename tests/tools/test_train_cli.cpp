@@ -201,6 +201,58 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
   }
 }
 
+TEST_CASE("train cli: --teacher distils a trained model, --init starts from one") {
+  // A teacher: five epochs on twelve real images (8 train, 4 validation).
+  auto small_run = [](const ScratchDir& dir, const std::string& epochs) {
+    Args args = tiny_run(dir.path.string(), epochs);
+    REQUIRE(args[2] == "--limit");
+    REQUIRE(args[8] == "--batch");
+    args[3] = "12";
+    args[9] = "4";
+    return args;
+  };
+  ScratchDir teacher("teacher");
+  REQUIRE(radgal::tools::cmd_train(small_run(teacher, "5")) == 0);
+  const std::string teacher_dir = teacher.path.string();
+
+  ScratchDir student("student");
+  Args args = small_run(student, "5");
+  args.insert(args.end(), {"--teacher", teacher_dir, "--teacher-views", "2", "--distill", "0.7",
+                           "--init", teacher_dir + "/model.safetensors"});
+  const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
+  REQUIRE(r.code == 0);
+  INFO(r.out);
+  const std::string absolute_teacher = fs::absolute(teacher_dir).lexically_normal().string();
+  CHECK(r.out.find("init      from " + absolute_teacher + "/model.safetensors") !=
+        std::string::npos);
+  CHECK(r.out.find("distil    from " + absolute_teacher +
+                   ": mean of 2 augmented views per image, weight 0.7; it agrees with ") !=
+        std::string::npos);
+  CHECK(r.out.find(" of 8 training labels") != std::string::npos);
+  std::ifstream in(student.path / "config.json");
+  const nlohmann::json c = nlohmann::json::parse(in);
+  CHECK(c["distill"]["teacher"] == absolute_teacher);
+  CHECK(c["distill"]["views"] == 2);
+  CHECK(c["distill"]["weight"].get<double>() == doctest::Approx(0.7));
+  CHECK(c["init"] == absolute_teacher + "/model.safetensors");
+  // Resuming recomputes the teacher's targets from the recorded file.
+  CHECK(radgal::tools::cmd_train({"--out", student.path.string(), "--resume", "--threads", "1"}) ==
+        0);
+
+  // Refused before any work: a weight without a teacher, and a start of another architecture.
+  ScratchDir refused("distill-refused");
+  Args no_teacher = small_run(refused, "5");
+  no_teacher.insert(no_teacher.end(), {"--distill", "0.5"});
+  CHECK_THROWS_WITH_AS(radgal::tools::cmd_train(no_teacher), doctest::Contains("needs a teacher"),
+                       std::invalid_argument);
+  Args other_arch = small_run(refused, "5");
+  other_arch.insert(other_arch.end(), {"--init", teacher_dir, "--norm", "sigmoid"});
+  CHECK_THROWS_WITH_AS(radgal::tools::cmd_train(other_arch),
+                       doctest::Contains("--init needs the same architecture"),
+                       std::invalid_argument);
+  CHECK_FALSE(fs::exists(refused.path / "checkpoint.safetensors"));
+}
+
 TEST_CASE("demo cli: trains on synthetic images and returns 0") {
   CHECK(radgal::tools::cmd_demo({"--images", "128", "--epochs", "2", "--threads", "1"}) == 0);
   CHECK(radgal::tools::cmd_demo({"--epochs", "0"}) == 2);
