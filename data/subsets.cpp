@@ -77,6 +77,13 @@ LabeledSet take(const LabeledSet& set, const std::vector<size_t>& indices) {
   return out;
 }
 
+LabeledSet concatenate(const LabeledSet& a, const LabeledSet& b) {
+  LabeledSet out = a;
+  out.images.append(b.images);
+  out.targets.insert(out.targets.end(), b.targets.begin(), b.targets.end());
+  return out;
+}
+
 LabeledSet select_subset(const ImageSet& images, Subset subset) {
   std::vector<int> target_of_label;
   bool any = false;

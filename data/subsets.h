@@ -51,4 +51,7 @@ std::pair<LabeledSet, LabeledSet> split_train_val(const LabeledSet& set, double 
 // The images at the given indices, in that order.
 LabeledSet take(const LabeledSet& set, const std::vector<size_t>& indices);
 
+// a's images, then b's (same image size and label names, as ImageSet::append requires).
+LabeledSet concatenate(const LabeledSet& a, const LabeledSet& b);
+
 }  // namespace radgal

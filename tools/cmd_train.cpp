@@ -143,6 +143,12 @@ int cmd_train(const Args& args) {
   setting(app.add_option("--subset", subset, "confident | full | frdeep (default confident)")
               ->check(CLI::IsMember({"confident", "full", "uncertain", "frdeep"})),
           [&](TrainConfig& c) { c.subset = subset; });
+  std::string extra_subset;
+  setting(app.add_option("--extra-train", extra_subset,
+                         "also train on this subset's training images, never validated on "
+                         "(uncertain with --subset confident, or the reverse)")
+              ->check(CLI::IsMember({"confident", "uncertain"})),
+          [&](TrainConfig& c) { c.extra_subset = extra_subset; });
   setting(app.add_option("--model", arch, "agcnn | cnn | classic (default agcnn)")
               ->check(CLI::IsMember({"agcnn", "cnn", "classic"})),
           [&](TrainConfig& c) { c.model.arch = arch; });
@@ -337,6 +343,12 @@ int cmd_train(const Args& args) {
     all = take(all, keep);
   }
   auto [train, val] = split_train_val(all, config.val_fraction, config.split_seed);
+  size_t extra_images = 0;
+  if (!config.extra_subset.empty()) {
+    const LabeledSet extra = select_subset(release, parse_subset(config.extra_subset));
+    extra_images = extra.size();
+    train = concatenate(train, extra);
+  }
   if (all.images.height != config.model.image_size) {
     config.model.image_size = static_cast<int>(all.images.height);
     config.validate();
@@ -366,7 +378,11 @@ int cmd_train(const Args& args) {
   std::printf("model     %s, %s parameters\n", config.model.describe().c_str(),
               with_thousands(params).c_str());
   std::printf("data      %s: %s, %zu train, %zu validation\n", batch_dir.c_str(),
-              config.subset.c_str(), train.size(), val.size());
+              config.subset.c_str(), train.size() - extra_images, val.size());
+  if (extra_images > 0) {
+    std::printf("          + %zu %s training images (trained on, not validated on)\n",
+                extra_images, config.extra_subset.c_str());
+  }
   const int threads_used = omp_get_max_threads();
   std::printf("training  %s lr %.3g, %s schedule, %lld epochs of batch %lld, seed %llu, "
               "%d thread%s\n",

@@ -94,6 +94,7 @@ nlohmann::json TrainConfig::to_json() const {
       {"data",
        {{"dir", data_dir},
         {"subset", subset},
+        {"extra_subset", extra_subset},
         {"val_fraction", val_fraction},
         {"split_seed", split_seed},
         {"limit", limit}}},
@@ -145,6 +146,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   const auto& d = section(j, "data");
   read_key(d, "dir", c.data_dir, "data.");
   read_key(d, "subset", c.subset, "data.");
+  read_key(d, "extra_subset", c.extra_subset, "data.");
   read_key(d, "val_fraction", c.val_fraction, "data.");
   read_key(d, "split_seed", c.split_seed, "data.");
   read_key(d, "limit", c.limit, "data.");
@@ -226,6 +228,12 @@ void TrainConfig::validate() const {
   if (schedule.kind == ScheduleKind::plateau && val_fraction == 0)
     fail("the plateau schedule follows the validation loss: give a validation fraction above 0");
   if (limit < 0) fail("limit must not be negative");
+  if (!extra_subset.empty() &&
+      !((subset == "confident" && extra_subset == "uncertain") ||
+        (subset == "uncertain" && extra_subset == "confident"))) {
+    fail("extra training subset '" + extra_subset + "' with subset '" + subset +
+         "': only confident with uncertain (or the reverse), which share no image");
+  }
   const AugmentOptions& a = augment_options;
   if (!(a.scale_min > 0 && a.scale_min <= a.scale_max))
     fail("augmentation scale range must satisfy 0 < scale_min <= scale_max");

@@ -57,6 +57,10 @@ struct TrainConfig {
   // Data (recorded for the run directory; the Trainer receives the sets themselves).
   std::string data_dir;
   std::string subset = "confident";
+  // Non-empty: this subset's training images are added to the training set after the split, so
+  // they are trained on but never validated on (confident runs with "uncertain", or the reverse;
+  // the two are disjoint).
+  std::string extra_subset;
   double val_fraction = 0.2;
   uint64_t split_seed = 0;
   int64_t limit = 0;  // > 0: only this many images of the subset, evenly spaced (quick checks)

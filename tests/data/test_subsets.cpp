@@ -87,6 +87,36 @@ TEST_CASE("subsets: MiraBest subsets have the published sizes") {
   CHECK_THROWS_WITH(radgal::parse_subset("all"), doctest::Contains("expected confident"));
 }
 
+TEST_CASE("subsets: concatenate keeps both sets' images, labels and order") {
+  const radgal::ImageSet train = radgal::read_batch_dir(radgal::test::kMiraBestBatches, "train");
+  const radgal::LabeledSet conf = select_subset(train, Subset::confident);
+  const radgal::LabeledSet unc = select_subset(train, Subset::uncertain);
+  const radgal::LabeledSet both = radgal::concatenate(conf, unc);
+  REQUIRE(both.size() == conf.size() + unc.size());
+  CHECK(both.images.pixels.size() == both.size() * 150 * 150);
+  for (size_t i : {size_t(0), conf.size() - 1, conf.size(), both.size() - 1}) {
+    const bool first = i < conf.size();
+    const radgal::LabeledSet& from = first ? conf : unc;
+    const size_t j = first ? i : i - conf.size();
+    CHECK(both.targets[i] == from.targets[j]);
+    CHECK(both.images.filenames[i] == from.images.filenames[j]);
+    CHECK(both.images.label_names[size_t(both.images.labels[i])] ==
+          from.images.label_names[size_t(from.images.labels[j])]);
+    CHECK(std::equal(from.images.image(j), from.images.image(j) + 150 * 150,
+                     both.images.image(i)));
+  }
+  // The two MiraBest subsets share no image: together they are the full subset's images.
+  CHECK(both.size() == select_subset(train, Subset::full).size());
+
+  radgal::LabeledSet small;
+  small.images.height = small.images.width = 2;
+  small.images.label_names = conf.images.label_names;
+  small.images.pixels.assign(4, 0);
+  small.images.labels.push_back(0);
+  small.targets.push_back(0);
+  CHECK_THROWS(radgal::concatenate(conf, small));  // another image size
+}
+
 TEST_CASE("subsets: FRDEEP-F maps FRI/FRII and refuses MiraBest subsets") {
   const radgal::ImageSet test = radgal::read_batch_dir(radgal::test::kFrdeepBatches, "test");
   CHECK(class_counts(select_subset(test, Subset::frdeep)) == std::make_pair(22, 28));

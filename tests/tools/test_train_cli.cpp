@@ -253,6 +253,30 @@ TEST_CASE("train cli: --teacher distils a trained model, --init starts from one"
   CHECK_FALSE(fs::exists(refused.path / "checkpoint.safetensors"));
 }
 
+TEST_CASE("train cli: --extra-train adds the uncertain images to training only") {
+  ScratchDir dir("extra");
+  // The small classic CNN, one epoch: the check is on which images go where.
+  Args args = tiny_run(dir.path.string(), "1");
+  args.insert(args.end(), {"--extra-train", "uncertain", "--model", "classic", "--batch", "64",
+                           "--schedule", "none", "--swa-epochs", "0"});
+  args.erase(args.begin() + 8, args.begin() + 10);  // the tiny run's --batch 8
+  const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
+  REQUIRE(r.code == 0);
+  INFO(r.out);
+  // --limit 24 of the confident images: 18 train, 6 validation; then the 340 uncertain ones.
+  CHECK(r.out.find("confident, 18 train, 6 validation") != std::string::npos);
+  CHECK(r.out.find("+ 340 uncertain training images (trained on, not validated on)") !=
+        std::string::npos);
+  std::ifstream in(dir.path / "config.json");
+  CHECK(nlohmann::json::parse(in)["data"]["extra_subset"] == "uncertain");
+
+  ScratchDir overlap("extra-overlap");
+  Args full = tiny_run(overlap.path.string(), "1");
+  full.insert(full.end(), {"--subset", "full", "--extra-train", "uncertain"});
+  CHECK_THROWS_WITH_AS(radgal::tools::cmd_train(full), doctest::Contains("share no image"),
+                       std::invalid_argument);
+}
+
 TEST_CASE("demo cli: trains on synthetic images and returns 0") {
   CHECK(radgal::tools::cmd_demo({"--images", "128", "--epochs", "2", "--threads", "1"}) == 0);
   CHECK(radgal::tools::cmd_demo({"--epochs", "0"}) == 2);

@@ -98,6 +98,15 @@ TEST_CASE("trainer: the configuration survives JSON and bad settings are refused
   CHECK(back.to_json() == c.to_json());
   CHECK(back.augment_options.scale_min == 0.85f);
   CHECK(c.to_json()["data"]["subset"] == "confident");
+  TrainConfig extra = c;
+  extra.extra_subset = "uncertain";
+  CHECK(TrainConfig::from_json(extra.to_json()).extra_subset == "uncertain");
+  nlohmann::json older = extra.to_json();
+  older["data"].erase("extra_subset");
+  CHECK(TrainConfig::from_json(older).extra_subset.empty());
+  extra.subset = "full";  // full already holds the uncertain images
+  CHECK_THROWS_WITH_AS(extra.validate(), doctest::Contains("share no image"),
+                       std::invalid_argument);
 
   TrainConfig bad = c;
   bad.optimizer = "rmsprop";
