@@ -400,6 +400,8 @@ int cmd_evaluate(const Args& args) {
     j["tta"] = tta;
     j["seed"] = seed;
     j["p_frii"] = p_frii;  // per image, in the order of the set (test_batch order)
+    j["targets"] = set.targets;  // the same images' true classes (0 FRI, 1 FRII)
+    j["filenames"] = set.images.filenames;
     // The ROC curve without its first point, whose threshold is +infinity (not valid JSON).
     j["roc"] = {{"fpr", std::vector<double>(r.fpr.begin() + 1, r.fpr.end())},
                 {"tpr", std::vector<double>(r.tpr.begin() + 1, r.tpr.end())},

@@ -63,6 +63,21 @@ TEST_CASE("evaluate: the published MiraBest-confident model scores 95.19% (99 of
   // With the published single-pass probabilities sklearn's roc_auc_score gives 0.96067.
   CHECK(j["auc"].get<double>() == doctest::Approx(0.96067).epsilon(2e-4));
   CHECK(j["model"]["config"]["norm"] == "range_norm");
+  // Per image: the probability, the true class and the file name, in test_batch order; the
+  // confusion matrix follows from them.
+  const auto p = j["p_frii"].get<std::vector<double>>();
+  const auto t = j["targets"].get<std::vector<int>>();
+  const auto names = j["filenames"].get<std::vector<std::string>>();
+  REQUIRE(p.size() == 104);
+  REQUIRE(t.size() == 104);
+  REQUIRE(names.size() == 104);
+  int confusion[2][2] = {{0, 0}, {0, 0}};
+  for (size_t i = 0; i < p.size(); ++i) ++confusion[t[i]][p[i] > 0.5 ? 1 : 0];
+  CHECK(confusion[0][0] == 45);
+  CHECK(confusion[0][1] == 4);
+  CHECK(confusion[1][0] == 1);
+  CHECK(confusion[1][1] == 54);
+  CHECK(names[0].find(".png") != std::string::npos);
   CHECK(is_png(dir.file("plots/roc.png")));
   CHECK(is_png(dir.file("plots/confusion.png")));
 }
