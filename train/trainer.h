@@ -97,7 +97,8 @@ struct TrainConfig {
   // (1 - distill_weight) * its (smoothed) label + distill_weight * the teacher's class
   // probabilities for it, the mean over teacher_views augmented views (0: one plain pass) of the
   // image as stored. The caller computes those probabilities from the model file `teacher` and
-  // hands them to the Trainer (set_teacher_targets); the path is recorded here.
+  // hands them to the Trainer (set_teacher_targets); the path is recorded here. The training loss
+  // (history's train_loss) is then the cross-entropy against these blended targets.
   double distill_weight = 0.0;
   std::string teacher;
   int64_t teacher_views = 16;
