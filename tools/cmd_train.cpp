@@ -20,6 +20,7 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/batches.h"
@@ -354,11 +355,10 @@ int cmd_train(const Args& args) {
     config.validate();
   }
 
-  Trainer trainer(config, train, val, out_dir);
-  if (resume) trainer.resume(checkpoint_path);
-
-  // The teacher's probabilities, computed afresh on resume from the same file, views and seed.
+  // The teacher's probabilities, computed afresh on resume from the same file, views and seed;
+  // before the Trainer exists, so a teacher that cannot be read leaves no run directory behind.
   int64_t teacher_agrees = 0;
+  std::vector<float> teacher_p_frii;
   if (config.distill_weight > 0) {
     const nn::LoadedModel teacher_model = nn::load_model(config.teacher);
     InferenceOptions io;
@@ -371,8 +371,12 @@ int cmd_train(const Args& args) {
                       train.images.height, train.images.width, io);
     for (size_t i = 0; i < train.size(); ++i)
       teacher_agrees += (r.p_frii[i] > 0.5f ? 1 : 0) == train.targets[i];
-    trainer.set_teacher_targets(r.p_frii);
+    teacher_p_frii = r.p_frii;
   }
+
+  Trainer trainer(config, train, val, out_dir);
+  if (config.distill_weight > 0) trainer.set_teacher_targets(std::move(teacher_p_frii));
+  if (resume) trainer.resume(checkpoint_path);
 
   const int64_t params = trainer.model().parameter_count();
   std::printf("model     %s, %s parameters\n", config.model.describe().c_str(),

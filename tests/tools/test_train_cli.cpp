@@ -251,6 +251,19 @@ TEST_CASE("train cli: --teacher distils a trained model, --init starts from one"
                        doctest::Contains("--init needs the same architecture"),
                        std::invalid_argument);
   CHECK_FALSE(fs::exists(refused.path / "checkpoint.safetensors"));
+  // A teacher file that cannot be read is named, and leaves no run directory to clear away.
+  const fs::path broken = teacher.path / "broken.safetensors";
+  {
+    std::ifstream whole(teacher.path / "model.safetensors", std::ios::binary);
+    std::string head(200, '\0');
+    whole.read(head.data(), 200);
+    std::ofstream(broken, std::ios::binary) << head;
+  }
+  Args broken_teacher = small_run(refused, "5");
+  broken_teacher.insert(broken_teacher.end(), {"--teacher", broken.string()});
+  CHECK_THROWS_WITH_AS(radgal::tools::cmd_train(broken_teacher),
+                       doctest::Contains("broken.safetensors"), std::runtime_error);
+  CHECK_FALSE(fs::exists(refused.path));
 }
 
 TEST_CASE("train cli: --extra-train adds the uncertain images to training only") {
