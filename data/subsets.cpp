@@ -77,6 +77,13 @@ LabeledSet take(const LabeledSet& set, const std::vector<size_t>& indices) {
   return out;
 }
 
+LabeledSet evenly_spaced(const LabeledSet& set, size_t count) {
+  if (count == 0 || count >= set.size()) return set;
+  std::vector<size_t> keep(count);
+  for (size_t i = 0; i < count; ++i) keep[i] = i * set.size() / count;
+  return take(set, keep);
+}
+
 LabeledSet concatenate(const LabeledSet& a, const LabeledSet& b) {
   LabeledSet out = a;
   out.images.append(b.images);

@@ -51,6 +51,11 @@ std::pair<LabeledSet, LabeledSet> split_train_val(const LabeledSet& set, double 
 // The images at the given indices, in that order.
 LabeledSet take(const LabeledSet& set, const std::vector<size_t>& indices);
 
+// `count` images spread evenly through the set (index i * size / count), all of them when count
+// is 0 or not below the size: the batches are sorted by class, so the first images would be one
+// class. What `radgal train --limit` keeps, and what evaluate then rebuilds the split from.
+LabeledSet evenly_spaced(const LabeledSet& set, size_t count);
+
 // a's images, then b's (same image size and label names, as ImageSet::append requires).
 LabeledSet concatenate(const LabeledSet& a, const LabeledSet& b);
 

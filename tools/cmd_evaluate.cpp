@@ -78,6 +78,7 @@ struct RunSettings {
   std::string subset, data_dir;
   std::optional<double> val_fraction;  // 0: the run kept no validation split
   std::optional<uint64_t> split_seed;  // any uint64_t: train accepts the whole range
+  size_t limit = 0;                    // train --limit: the split was made from these images
 };
 
 RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel& loaded) {
@@ -109,6 +110,9 @@ RunSettings read_run_settings(const std::string& run_dir, const nn::LoadedModel&
             config, {"data.split_seed", "split_seed", "split.seed", "data.seed", "seed"});
         v && v->is_number_unsigned()) {
       s.split_seed = v->get<uint64_t>();
+    }
+    if (auto* v = find_setting(config, {"data.limit", "limit"}); v && v->is_number_unsigned()) {
+      s.limit = v->get<size_t>();
     }
   }
   if (s.subset.empty()) {
@@ -282,8 +286,8 @@ int cmd_evaluate(const Args& args) {
           "and split seed" +
           std::string(run_dir.empty() ? " (a weights file has none)" : ""));
     }
-    const LabeledSet train =
-        select_subset(read_batch_dir(batch_dir, "train"), parse_subset(subset));
+    const LabeledSet train = evenly_spaced(
+        select_subset(read_batch_dir(batch_dir, "train"), parse_subset(subset)), settings.limit);
     set = split_train_val(train, *settings.val_fraction, *settings.split_seed).second;
   }
   if (set.size() == 0) throw std::runtime_error(batch_dir + ": no images in subset " + subset);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "data/batches.h"
+#include "data/md5.h"
 #include "data/subsets.h"
 #include "nn/models.h"
 #include "tools/cli_support.h"
@@ -83,21 +84,28 @@ TrainConfig recipe_defaults() {
 }
 
 // Ctrl-C during training: checkpoints are written atomically after every epoch, so stopping at
-// any moment is safe; say so and how to continue. Only async-signal-safe calls in the handler.
-char g_interrupt_message[1024] = {};
+// any moment is safe; say so and how to continue, or that there is nothing to continue yet. Only
+// async-signal-safe calls in the handler.
+char g_resume_message[1024] = {}, g_restart_message[1024] = {};
+volatile std::sig_atomic_t g_checkpoint_exists = 0;
 
 void on_interrupt(int) {
-  const ssize_t n = write(STDERR_FILENO, g_interrupt_message, std::strlen(g_interrupt_message));
+  const char* message = g_checkpoint_exists ? g_resume_message : g_restart_message;
+  const ssize_t n = write(STDERR_FILENO, message, std::strlen(message));
   (void)n;
   _exit(130);
 }
 
-void install_interrupt_hint(const std::string& out_dir) {
-  std::snprintf(g_interrupt_message, sizeof g_interrupt_message,
+void install_interrupt_hint(const std::string& out_dir, bool checkpoint_exists) {
+  std::snprintf(g_resume_message, sizeof g_resume_message,
                 "\nradgal train: interrupted. The last finished epoch is saved; continue with\n"
-                "  radgal train --out %s --resume\n"
-                "(stopped before the first epoch ended: remove %s and start again)\n",
-                out_dir.c_str(), out_dir.c_str());
+                "  radgal train --out %s --resume\n",
+                out_dir.c_str());
+  std::snprintf(g_restart_message, sizeof g_restart_message,
+                "\nradgal train: interrupted before the first epoch ended; there is nothing to "
+                "resume. Remove %s if it exists and start again.\n",
+                out_dir.c_str());
+  g_checkpoint_exists = checkpoint_exists ? 1 : 0;
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
 }
@@ -141,13 +149,15 @@ int cmd_train(const Args& args) {
   app.add_option("--data", data_dir, "batch folder: MiraBest or FRDEEP-F (holding batches.meta, "
                                      "or its parent)");
   app.add_option("--out", out_dir, "run directory to write")->required();
-  setting(app.add_option("--subset", subset, "confident | full | frdeep (default confident)")
+  setting(app.add_option("--subset", subset,
+                         "confident | full | uncertain | frdeep (default confident)")
               ->check(CLI::IsMember({"confident", "full", "uncertain", "frdeep"})),
           [&](TrainConfig& c) { c.subset = subset; });
   std::string extra_subset;
   setting(app.add_option("--extra-train", extra_subset,
                          "also train on this subset's training images, never validated on "
-                         "(uncertain with --subset confident, or the reverse)")
+                         "(uncertain with --subset confident, or the reverse; all of them, "
+                         "whatever --limit says)")
               ->check(CLI::IsMember({"confident", "uncertain"})),
           [&](TrainConfig& c) { c.extra_subset = extra_subset; });
   setting(app.add_option("--model", arch, "agcnn | cnn | classic (default agcnn)")
@@ -337,12 +347,7 @@ int cmd_train(const Args& args) {
     throw std::runtime_error(std::string(e.what()) + "\n---> HINT: --subset frdeep for FRDEEP-F, "
                              "--subset confident or full for MiraBest");
   }
-  if (config.limit > 0 && size_t(config.limit) < all.size()) {
-    // Evenly spaced, because the batches are sorted by class.
-    std::vector<size_t> keep(static_cast<size_t>(config.limit));
-    for (size_t i = 0; i < keep.size(); ++i) keep[i] = i * all.size() / keep.size();
-    all = take(all, keep);
-  }
+  all = evenly_spaced(all, static_cast<size_t>(config.limit));
   auto [train, val] = split_train_val(all, config.val_fraction, config.split_seed);
   size_t extra_images = 0;
   if (!config.extra_subset.empty()) {
@@ -355,12 +360,29 @@ int cmd_train(const Args& args) {
     config.validate();
   }
 
+  install_interrupt_hint(out_dir, resume);
+
   // The teacher's probabilities, computed afresh on resume from the same file, views and seed;
   // before the Trainer exists, so a teacher that cannot be read leaves no run directory behind.
   int64_t teacher_agrees = 0;
   std::vector<float> teacher_p_frii;
   if (config.distill_weight > 0) {
-    const nn::LoadedModel teacher_model = nn::load_model(config.teacher);
+    nn::LoadedModel teacher_model;
+    std::string teacher_md5;
+    try {
+      teacher_model = nn::load_model(config.teacher);
+      teacher_md5 = md5_hex_of_file(teacher_model.path);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("the teacher (--teacher): ") + e.what());
+    }
+    // The same path with other contents would distil from another model: a resumed run would
+    // no longer be the run it continues.
+    if (resume && !config.teacher_md5.empty() && config.teacher_md5 != teacher_md5) {
+      throw std::runtime_error(teacher_model.path + ": the teacher's file has changed since the "
+                               "run began (MD5 " + config.teacher_md5 + ", now " + teacher_md5 +
+                               "); resuming would distil from another model");
+    }
+    config.teacher_md5 = teacher_md5;
     InferenceOptions io;
     io.batch_size = 32;
     io.tta = static_cast<int>(config.teacher_views);
@@ -388,10 +410,11 @@ int cmd_train(const Args& args) {
                 extra_images, config.extra_subset.c_str());
   }
   const int threads_used = omp_get_max_threads();
-  std::printf("training  %s lr %.3g, %s schedule, %lld epochs of batch %lld, seed %llu, "
+  std::printf("training  %s lr %.3g, %s schedule, %lld epoch%s of batch %lld, seed %llu, "
               "%d thread%s\n",
               config.optimizer.c_str(), config.lr, to_string(config.schedule.kind).c_str(),
-              static_cast<long long>(config.epochs), static_cast<long long>(config.batch_size),
+              static_cast<long long>(config.epochs), config.epochs == 1 ? "" : "s",
+              static_cast<long long>(config.batch_size),
               static_cast<unsigned long long>(config.seed), threads_used,
               threads_used == 1 ? "" : "s");
   if (config.ema_decay > 0) {
@@ -427,8 +450,7 @@ int cmd_train(const Args& args) {
   std::printf("\n");
   std::fflush(stdout);
 
-  install_interrupt_hint(out_dir);
-  trainer.fit(&std::cout);
+  trainer.fit(&std::cout, [](const EpochRecord&) { g_checkpoint_exists = 1; });
 
   const int64_t best = trainer.best_epoch();
   const EpochRecord& b = trainer.history()[size_t(std::max<int64_t>(best, 1) - 1)];

@@ -130,7 +130,11 @@ nlohmann::json TrainConfig::to_json() const {
         {"vflip", a.vflip},
         {"lossless_fraction", a.lossless_fraction},
         {"mixup_alpha", mixup_alpha}}},
-      {"distill", {{"weight", distill_weight}, {"teacher", teacher}, {"views", teacher_views}}},
+      {"distill",
+       {{"weight", distill_weight},
+        {"teacher", teacher},
+        {"views", teacher_views},
+        {"md5", teacher_md5}}},
       {"init", init},
       {"label_smoothing", label_smoothing},
       {"epochs", epochs},
@@ -190,6 +194,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(k, "weight", c.distill_weight, "distill.");
   read_key(k, "teacher", c.teacher, "distill.");
   read_key(k, "views", c.teacher_views, "distill.");
+  read_key(k, "md5", c.teacher_md5, "distill.");
   read_key(j, "init", c.init, "");
   read_key(j, "label_smoothing", c.label_smoothing, "");
   read_key(j, "epochs", c.epochs, "");
@@ -245,7 +250,8 @@ void TrainConfig::validate() const {
     fail("the mixup alpha must be 0 (off) or positive");
   if (!(distill_weight >= 0 && distill_weight <= 1))
     fail("the distillation weight must lie in [0, 1]");
-  if (distill_weight > 0 && teacher.empty()) fail("distillation needs a teacher model file");
+  if (distill_weight > 0 && teacher.empty())
+    fail("distillation needs a teacher model file (--teacher)");
   if (distill_weight == 0 && !teacher.empty())
     fail("a teacher is only used with a distillation weight above 0");
   if (teacher_views < 0 || teacher_views > 1024)
@@ -396,7 +402,7 @@ Trainer::Trainer(const TrainConfig& config, const LabeledSet& train, const Label
     const nn::ModelConfig& b = config_.model;
     if (a.arch != b.arch || a.norm != b.norm || a.aggregation != b.aggregation ||
         a.gates != b.gates || a.image_size != b.image_size) {
-      throw std::invalid_argument(start.path + ": holds a " + a.describe() +
+      throw std::invalid_argument(start.path + ": holds the model " + a.describe() +
                                   ", but this run trains a " + b.describe() +
                                   "; --init needs the same architecture");
     }
@@ -736,7 +742,8 @@ std::string Trainer::summary_line(const EpochRecord& r) const {
   return buf;
 }
 
-void Trainer::fit(std::ostream* log) {
+void Trainer::fit(std::ostream* log,
+                  const std::function<void(const EpochRecord&)>& after_epoch) {
   if (log) *log << summary_header() << '\n' << std::flush;
   if (log) {
     for (const EpochRecord& r : history_) *log << summary_line(r) << '\n';
@@ -744,6 +751,7 @@ void Trainer::fit(std::ostream* log) {
   while (!finished()) {
     const EpochRecord r = run_epoch();
     if (log) *log << summary_line(r) << '\n' << std::flush;
+    if (after_epoch) after_epoch(r);
   }
   if (log && stopped_early_) {
     *log << "stopped early: no validation improvement in " << config_.patience

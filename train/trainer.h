@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,7 @@ struct TrainConfig {
   double distill_weight = 0.0;
   std::string teacher;
   int64_t teacher_views = 16;
+  std::string teacher_md5;  // of the teacher's file when the run began; resume checks it
 
   // Non-empty: the run starts from this model file's weights and batch-norm statistics instead
   // of random ones (fine-tuning, retraining on new data). The file must hold the same
@@ -191,8 +193,10 @@ class Trainer {
   bool finished() const;  // all epochs done, or stopped early
   bool stopped_early() const { return stopped_early_; }
 
-  // run_epoch until finished. With `log`, prints a header and one aligned line per epoch.
-  void fit(std::ostream* log = nullptr);
+  // run_epoch until finished. With `log`, prints a header and one aligned line per epoch;
+  // after_epoch, when given, is called after each epoch's files are written.
+  void fit(std::ostream* log = nullptr,
+           const std::function<void(const EpochRecord&)>& after_epoch = {});
 
   nn::Classifier& model() { return *model_; }
   // The best weights so far (the current ones when no epoch has finished), loaded into the model

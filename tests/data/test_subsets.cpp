@@ -117,6 +117,24 @@ TEST_CASE("subsets: concatenate keeps both sets' images, labels and order") {
   CHECK_THROWS(radgal::concatenate(conf, small));  // another image size
 }
 
+TEST_CASE("subsets: evenly_spaced keeps images i * size / count, or all of them") {
+  radgal::LabeledSet set;
+  set.images.height = set.images.width = 1;
+  set.images.label_names = {"FRI", "FRII"};
+  for (int i = 0; i < 10; ++i) {
+    set.targets.push_back(i < 5 ? 0 : 1);  // sorted by class, as the batches are
+    set.images.labels.push_back(i < 5 ? 0 : 1);
+    set.images.filenames.push_back(std::to_string(i));
+    set.images.pixels.push_back(uint8_t(i));
+  }
+  const radgal::LabeledSet four = radgal::evenly_spaced(set, 4);
+  CHECK(four.images.pixels == std::vector<uint8_t>{0, 2, 5, 7});
+  CHECK(four.targets == std::vector<int>{0, 0, 1, 1});  // both classes, not the first four
+  CHECK(radgal::evenly_spaced(set, 0).size() == 10);
+  CHECK(radgal::evenly_spaced(set, 10).size() == 10);
+  CHECK(radgal::evenly_spaced(set, 25).size() == 10);
+}
+
 TEST_CASE("subsets: FRDEEP-F maps FRI/FRII and refuses MiraBest subsets") {
   const radgal::ImageSet test = radgal::read_batch_dir(radgal::test::kFrdeepBatches, "test");
   CHECK(class_counts(select_subset(test, Subset::frdeep)) == std::make_pair(22, 28));

@@ -127,6 +127,11 @@ TEST_CASE("train cli: a short real run writes the run directory, resume guards h
   } catch (const std::runtime_error& e) {
     CHECK_MESSAGE(std::string(e.what()).find("/epochs") != std::string::npos, e.what());
   }
+  // The validation split evaluate rebuilds is the run's own: 6 of the 24 images --limit kept.
+  const auto val = radgal::testing::run_captured(
+      radgal::tools::cmd_evaluate, {out, "--split", "val", "--threads", "1"});
+  CHECK(val.code == 0);
+  CHECK_MESSAGE(val.out.find("val split, 6 images") != std::string::npos, val.out);
   // Resuming a finished run with the settings left out takes them from the checkpoint.
   CHECK(radgal::tools::cmd_train({"--out", out, "--resume", "--threads", "1"}) == 0);
 }
@@ -235,9 +240,22 @@ TEST_CASE("train cli: --teacher distils a trained model, --init starts from one"
   CHECK(c["distill"]["views"] == 2);
   CHECK(c["distill"]["weight"].get<double>() == doctest::Approx(0.7));
   CHECK(c["init"] == absolute_teacher + "/model.safetensors");
-  // Resuming recomputes the teacher's targets from the recorded file.
+  CHECK(c["distill"]["md5"].get<std::string>().size() == 32);
+  // Resuming recomputes the teacher's targets from the recorded file...
   CHECK(radgal::tools::cmd_train({"--out", student.path.string(), "--resume", "--threads", "1"}) ==
         0);
+  // ... and refuses when that file now holds another model.
+  ScratchDir keep("teacher-copy");
+  fs::create_directories(keep.path);
+  fs::copy_file(teacher.path / "model.safetensors", keep.path / "model.safetensors");
+  fs::copy_file(student.path / "model.safetensors", teacher.path / "model.safetensors",
+                fs::copy_options::overwrite_existing);
+  CHECK_THROWS_WITH_AS(
+      radgal::tools::cmd_train({"--out", student.path.string(), "--resume", "--threads", "1"}),
+      doctest::Contains("the teacher's file has changed since the run began"),
+      std::runtime_error);
+  fs::copy_file(keep.path / "model.safetensors", teacher.path / "model.safetensors",
+                fs::copy_options::overwrite_existing);
 
   // Refused before any work: a weight without a teacher, and a start of another architecture.
   ScratchDir refused("distill-refused");
