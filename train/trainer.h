@@ -25,8 +25,9 @@
 //   Not combined with ema_decay or early stopping (validate() refuses).
 // - Mixup (mixup_alpha > 0) and distillation (distill_weight > 0) touch only the training loss:
 //   validation (always against the labels) and the SWA batch-norm pass see unblended images.
-//   With both, a blended image's target is the same blend of the two images' targets. The training accuracy counts a blended image as correct when the
-//   prediction is the label of the heavier of its two parts.
+//   With both, a blended image's target is the same blend of the two images' targets. The
+//   training accuracy counts a blended image as correct when the prediction is the label of the
+//   heavier of its two parts.
 // - Early stopping (patience P > 0): training ends after P consecutive epochs that are not best.
 // - Files, when a run directory is given (all written atomically, see train/checkpoint.h):
 //     model.safetensors       best weights and buffers, metadata radgal.config and radgal.format

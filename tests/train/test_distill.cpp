@@ -15,17 +15,9 @@
 
 using namespace radgal;
 using radgal::test::TempDir;
+using radgal::test::weights_of;
 
 namespace {
-
-std::vector<float> weights_of(Trainer& t) {
-  std::vector<float> all;
-  for (const auto& [name, tensor] : nn::state_of(t.model()).tensors) {
-    const std::vector<float> v = tensor.to_vector();
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  return all;
-}
 
 // The teacher's p(FRII) that repeats the labels, or contradicts them.
 std::vector<float> labels_as_probabilities(const LabeledSet& set, bool inverted) {

@@ -16,19 +16,7 @@
 
 using namespace radgal;
 using radgal::test::TempDir;
-
-namespace {
-
-std::vector<float> weights_of(Trainer& t) {
-  std::vector<float> all;
-  for (const auto& [name, tensor] : nn::state_of(t.model()).tensors) {
-    const std::vector<float> v = tensor.to_vector();
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  return all;
-}
-
-}  // namespace
+using radgal::test::weights_of;
 
 TEST_CASE("mixup: partners form a uniformly random permutation and lambda lies in [0, 1]") {
   Generator g(11);

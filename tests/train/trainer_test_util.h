@@ -60,6 +60,17 @@ inline TrainConfig tiny_config() {
   return c;
 }
 
+// Every parameter and buffer of the trainer's model, flattened in state order: two runs are
+// the same when these are equal.
+inline std::vector<float> weights_of(Trainer& t) {
+  std::vector<float> all;
+  for (const auto& [name, tensor] : nn::state_of(t.model()).tensors) {
+    const std::vector<float> v = tensor.to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
 // A fresh, empty folder under the system temporary directory, removed by the destructor.
 struct TempDir {
   std::filesystem::path path;
