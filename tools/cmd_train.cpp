@@ -86,17 +86,18 @@ TrainConfig recipe_defaults() {
 // Ctrl-C during training: checkpoints are written atomically after every epoch, so stopping at
 // any moment is safe; say so and how to continue, or that there is nothing to continue yet. Only
 // async-signal-safe calls in the handler.
-char g_resume_message[1024] = {}, g_restart_message[1024] = {};
-volatile std::sig_atomic_t g_checkpoint_exists = 0;
+char g_resume_message[1024] = {}, g_restart_message[1024] = {}, g_checkpoint_path[1024] = {};
 
 void on_interrupt(int) {
-  const char* message = g_checkpoint_exists ? g_resume_message : g_restart_message;
+  // access() is async-signal-safe; checkpoints appear by rename, so one that exists is whole.
+  const bool saved = access(g_checkpoint_path, F_OK) == 0;
+  const char* message = saved ? g_resume_message : g_restart_message;
   const ssize_t n = write(STDERR_FILENO, message, std::strlen(message));
   (void)n;
   _exit(130);
 }
 
-void install_interrupt_hint(const std::string& out_dir, bool checkpoint_exists) {
+void install_interrupt_hint(const std::string& out_dir) {
   std::snprintf(g_resume_message, sizeof g_resume_message,
                 "\nradgal train: interrupted. The last finished epoch is saved; continue with\n"
                 "  radgal train --out %s --resume\n",
@@ -105,7 +106,8 @@ void install_interrupt_hint(const std::string& out_dir, bool checkpoint_exists) 
                 "\nradgal train: interrupted before the first epoch ended; there is nothing to "
                 "resume. Remove %s if it exists and start again.\n",
                 out_dir.c_str());
-  g_checkpoint_exists = checkpoint_exists ? 1 : 0;
+  std::snprintf(g_checkpoint_path, sizeof g_checkpoint_path, "%s/checkpoint.safetensors",
+                out_dir.c_str());
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
 }
@@ -360,7 +362,7 @@ int cmd_train(const Args& args) {
     config.validate();
   }
 
-  install_interrupt_hint(out_dir, resume);
+  install_interrupt_hint(out_dir);
 
   // The teacher's probabilities, computed afresh on resume from the same file, views and seed;
   // before the Trainer exists, so a teacher that cannot be read leaves no run directory behind.
@@ -450,7 +452,7 @@ int cmd_train(const Args& args) {
   std::printf("\n");
   std::fflush(stdout);
 
-  trainer.fit(&std::cout, [](const EpochRecord&) { g_checkpoint_exists = 1; });
+  trainer.fit(&std::cout);
 
   const int64_t best = trainer.best_epoch();
   const EpochRecord& b = trainer.history()[size_t(std::max<int64_t>(best, 1) - 1)];

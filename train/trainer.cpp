@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -572,29 +573,24 @@ double Trainer::train_one_epoch(int64_t epoch, double& accuracy, double& lr) {
     optimizer_->set_lr(lr);
     optimizer_->zero_grad();
     const float smoothing = float(config_.label_smoothing);
-    Tensor logits, loss;
+    // One mixup draw per batch, shared by the blended images and whichever targets they meet.
+    std::optional<Mixup> m;
+    if (config_.mixup_alpha > 0) m = draw_mixup(mixing, batch.targets.size(), config_.mixup_alpha);
+    const Tensor logits =
+        model_->forward(m ? blend_images(batch.images, *m) : batch.images).logits;
     std::vector<int64_t> heavier = batch.targets;  // the label that training accuracy counts
+    if (m && m->lambda < 0.5f) heavier = partner_targets(batch.targets, *m);
+    Tensor loss;
     if (config_.distill_weight > 0) {
       Tensor q = distillation_targets(batch.targets, batch.indices, teacher_p_frii_,
                                       config_.distill_weight, config_.label_smoothing);
-      Tensor images = batch.images;
-      if (config_.mixup_alpha > 0) {
-        const Mixup m = draw_mixup(mixing, batch.targets.size(), config_.mixup_alpha);
-        images = blend_images(batch.images, m);
-        q = blend_images(q, m);  // the targets blend as the images do
-        if (m.lambda < 0.5f) heavier = partner_targets(batch.targets, m);
-      }
-      logits = model_->forward(images).logits;
+      if (m) q = blend_images(q, *m);  // the targets blend as the images do
       loss = soft_cross_entropy(logits, q);
-    } else if (config_.mixup_alpha > 0) {
-      const Mixup m = draw_mixup(mixing, batch.targets.size(), config_.mixup_alpha);
-      logits = model_->forward(blend_images(batch.images, m)).logits;
-      const std::vector<int64_t> partners = partner_targets(batch.targets, m);
-      loss = cross_entropy(logits, batch.targets, {}, smoothing) * m.lambda +
-             cross_entropy(logits, partners, {}, smoothing) * (1.f - m.lambda);
-      if (m.lambda < 0.5f) heavier = partners;
+    } else if (m) {
+      loss = cross_entropy(logits, batch.targets, {}, smoothing) * m->lambda +
+             cross_entropy(logits, partner_targets(batch.targets, *m), {}, smoothing) *
+                 (1.f - m->lambda);
     } else {
-      logits = model_->forward(batch.images).logits;
       loss = cross_entropy(logits, batch.targets, {}, smoothing);
     }
     loss.backward();
@@ -742,8 +738,7 @@ std::string Trainer::summary_line(const EpochRecord& r) const {
   return buf;
 }
 
-void Trainer::fit(std::ostream* log,
-                  const std::function<void(const EpochRecord&)>& after_epoch) {
+void Trainer::fit(std::ostream* log) {
   if (log) *log << summary_header() << '\n' << std::flush;
   if (log) {
     for (const EpochRecord& r : history_) *log << summary_line(r) << '\n';
@@ -751,7 +746,6 @@ void Trainer::fit(std::ostream* log,
   while (!finished()) {
     const EpochRecord r = run_epoch();
     if (log) *log << summary_line(r) << '\n' << std::flush;
-    if (after_epoch) after_epoch(r);
   }
   if (log && stopped_early_) {
     *log << "stopped early: no validation improvement in " << config_.patience

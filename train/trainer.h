@@ -37,7 +37,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -194,10 +193,8 @@ class Trainer {
   bool finished() const;  // all epochs done, or stopped early
   bool stopped_early() const { return stopped_early_; }
 
-  // run_epoch until finished. With `log`, prints a header and one aligned line per epoch;
-  // after_epoch, when given, is called after each epoch's files are written.
-  void fit(std::ostream* log = nullptr,
-           const std::function<void(const EpochRecord&)>& after_epoch = {});
+  // run_epoch until finished. With `log`, prints a header and one aligned line per epoch.
+  void fit(std::ostream* log = nullptr);
 
   nn::Classifier& model() { return *model_; }
   // The best weights so far (the current ones when no epoch has finished), loaded into the model
