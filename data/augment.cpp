@@ -6,6 +6,32 @@
 
 namespace radgal {
 
+const char* to_string(Interpolation interpolation) {
+  return interpolation == Interpolation::cubic ? "cubic" : "bilinear";
+}
+
+Interpolation parse_interpolation(const std::string& name) {
+  if (name == "bilinear") return Interpolation::bilinear;
+  if (name == "cubic") return Interpolation::cubic;
+  throw std::invalid_argument("unknown interpolation '" + name + "' (bilinear or cubic)");
+}
+
+namespace {
+
+// Keys' cubic convolution weights (a = -0.5) of the four taps at offsets -1, 0, 1, 2 from the
+// sample's integer part, for the fractional part t in [0, 1). They sum to 1 for every t.
+void cubic_weights(float t, float wt[4]) {
+  constexpr float a = -0.5f;
+  auto inner = [](float d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };        // |d| <= 1
+  auto outer = [](float d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
+  wt[0] = outer(1 + t);
+  wt[1] = inner(t);
+  wt[2] = inner(1 - t);
+  wt[3] = outer(2 - t);
+}
+
+}  // namespace
+
 AffineParams draw_augment(const AugmentOptions& o, Generator& gen) {
   if (o.max_rotation_deg < 0 || o.max_shift_px < 0 || !(o.scale_min > 0) ||
       o.scale_max < o.scale_min || !(o.lossless_fraction >= 0 && o.lossless_fraction <= 1)) {
@@ -38,7 +64,8 @@ AffineParams draw_augment(const AugmentOptions& o, Generator& gen) {
   return p;
 }
 
-void apply_affine(const uint8_t* in, int64_t h, int64_t w, const AffineParams& p, float* out) {
+void apply_affine(const uint8_t* in, int64_t h, int64_t w, const AffineParams& p, float* out,
+                  Interpolation interpolation) {
   if (!(p.scale > 0)) throw std::runtime_error("apply_affine: scale must be positive");
   double c, s;
   const double quarters = double(p.angle_deg) / 90.0;
@@ -74,15 +101,28 @@ void apply_affine(const uint8_t* in, int64_t h, int64_t w, const AffineParams& p
       const double fx0 = std::floor(sxp), fy0 = std::floor(syp);
       const float fx = float(sxp - fx0), fy = float(syp - fy0);
       const int64_t x0 = int64_t(fx0), y0 = int64_t(fy0);
-      out[y * w + x] = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
-                       fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+      if (interpolation == Interpolation::bilinear) {
+        out[y * w + x] = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+                         fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+        continue;
+      }
+      float wx[4], wy[4];
+      cubic_weights(fx, wx);
+      cubic_weights(fy, wy);
+      float v = 0;
+      for (int j = 0; j < 4; ++j) {
+        float row = 0;
+        for (int i = 0; i < 4; ++i) row += wx[i] * at(x0 - 1 + i, y0 - 1 + j);
+        v += wy[j] * row;
+      }
+      out[y * w + x] = std::clamp(v, 0.f, 255.f);
     }
   }
 }
 
 void augment_image(const uint8_t* in, int64_t h, int64_t w, const AugmentOptions& options,
                    Generator& gen, float* out) {
-  apply_affine(in, h, w, draw_augment(options, gen), out);
+  apply_affine(in, h, w, draw_augment(options, gen), out, options.interpolation);
 }
 
 }  // namespace radgal

@@ -249,6 +249,14 @@ int cmd_train(const Args& args) {
                          "distribution (default 0.5)")
               ->check(CLI::Range(0.0, 1.0)),
           [&](TrainConfig& c) { c.augment_options.lossless_fraction = float(lossless); });
+  std::string interpolation = to_string(d.augment_options.interpolation);
+  setting(app.add_option("--interpolation", interpolation,
+                         "resampling of the rotated, shifted and scaled training images: "
+                         "bilinear (as published) | cubic (sharper; default bilinear)")
+              ->check(CLI::IsMember({"bilinear", "cubic"})),
+          [&](TrainConfig& c) {
+            c.augment_options.interpolation = parse_interpolation(interpolation);
+          });
   setting(app.add_option("--mixup", mixup,
                          "mixup: blend each training batch with a shuffled copy of itself, "
                          "weight ~ Beta(A, A), and the losses alike (default 0: off)")
@@ -435,6 +443,8 @@ int cmd_train(const Args& args) {
     std::printf("mixup     batches blended with a shuffled copy, weight ~ Beta(%g, %g)\n",
                 config.mixup_alpha, config.mixup_alpha);
   }
+  if (config.augment && config.augment_options.interpolation == Interpolation::cubic)
+    std::printf("augment   interpolated images resampled bicubically (Keys, a = -0.5)\n");
   if (!config.init.empty()) std::printf("init      from %s\n", config.init.c_str());
   if (config.distill_weight > 0) {
     std::printf("distil    from %s: %s per image, weight %g; it agrees with %lld of %zu "

@@ -130,6 +130,7 @@ nlohmann::json TrainConfig::to_json() const {
         {"hflip", a.hflip},
         {"vflip", a.vflip},
         {"lossless_fraction", a.lossless_fraction},
+        {"interpolation", to_string(a.interpolation)},
         {"mixup_alpha", mixup_alpha}}},
       {"distill",
        {{"weight", distill_weight},
@@ -190,6 +191,13 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   read_key(a, "hflip", c.augment_options.hflip, "augment.");
   read_key(a, "vflip", c.augment_options.vflip, "augment.");
   read_key(a, "lossless_fraction", c.augment_options.lossless_fraction, "augment.");
+  std::string interpolation = to_string(c.augment_options.interpolation);
+  read_key(a, "interpolation", interpolation, "augment.");
+  try {
+    c.augment_options.interpolation = parse_interpolation(interpolation);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("train config: augment.interpolation: ") + e.what());
+  }
   read_key(a, "mixup_alpha", c.mixup_alpha, "augment.");
   const auto& k = section(j, "distill");
   read_key(k, "weight", c.distill_weight, "distill.");

@@ -1,8 +1,12 @@
 // Augmentation: exact pixel permutations for the right angles and flips, bilinear values for
-// sub-pixel shifts, and the seeded draw.
+// sub-pixel shifts, the seeded draw, and cubic resampling (Keys' weights, exact on quadratic
+// surfaces, clamped overshoot).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "data/augment.h"
@@ -194,4 +198,123 @@ TEST_CASE("augment: lossless draws turn the image by quarter turns, pixel for pi
   CHECK(lossless < 360);
   o.lossless_fraction = 1.5f;
   CHECK_THROWS(radgal::draw_augment(o, gen));
+}
+
+// ---- cubic resampling ----------------------------------------------------------------------
+
+namespace {
+
+// The inverse map of the header's geometry (no flips): the input point sampled by output (x, y).
+void source_point(const AffineParams& p, int64_t side, int64_t x, int64_t y, double& sx,
+                  double& sy) {
+  const double c0 = 0.5 * double(side - 1), th = p.angle_deg * M_PI / 180.0;
+  const double ux = (double(x) - c0 - p.shift_x) / p.scale,
+               uy = (double(y) - c0 - p.shift_y) / p.scale;
+  sx = c0 + std::cos(th) * ux - std::sin(th) * uy;
+  sy = c0 + std::sin(th) * ux + std::cos(th) * uy;
+}
+
+}  // namespace
+
+TEST_CASE("augment, cubic: names, exact on whole-pixel maps") {
+  CHECK(radgal::parse_interpolation("cubic") == radgal::Interpolation::cubic);
+  CHECK(radgal::parse_interpolation("bilinear") == radgal::Interpolation::bilinear);
+  CHECK(std::string(radgal::to_string(radgal::Interpolation::cubic)) == "cubic");
+  CHECK_THROWS_WITH_AS(radgal::parse_interpolation("lanczos"),
+                       doctest::Contains("bilinear or cubic"), std::invalid_argument);
+
+  const auto in = ramp();
+  for (const float angle : {0.f, 90.f, 180.f, -90.f}) {
+    AffineParams p;
+    p.angle_deg = angle;
+    p.shift_x = 1;  // whole-pixel moves sample on pixel centres: the weights are (0, 1, 0, 0)
+    std::vector<float> bi(in.size()), cu(in.size());
+    radgal::apply_affine(in.data(), kN, kN, p, bi.data(), radgal::Interpolation::bilinear);
+    radgal::apply_affine(in.data(), kN, kN, p, cu.data(), radgal::Interpolation::cubic);
+    for (size_t i = 0; i < in.size(); ++i) CHECK(cu[i] == doctest::Approx(bi[i]).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("augment, cubic: a half-pixel shift has Keys' weights (-1, 9, 9, -1) / 16") {
+  // A bright column on a flat background, far enough from the edges that all taps are inside.
+  constexpr int64_t n = 11, col = 5;
+  std::vector<uint8_t> img(size_t(n * n), 100);
+  for (int64_t y = 0; y < n; ++y) img[size_t(y * n + col)] = 244;
+  AffineParams p;
+  p.shift_x = 0.5f;  // output x samples input x - 0.5: taps x - 2 .. x + 1
+  std::vector<float> out(img.size());
+  radgal::apply_affine(img.data(), n, n, p, out.data(), radgal::Interpolation::cubic);
+  const float d = 144;  // the column's excess over the background
+  for (int64_t y = 0; y < n; ++y) {
+    CHECK(out[size_t(y * n + col - 1)] == doctest::Approx(100 - d / 16));  // tap at +1 (-1/16)
+    CHECK(out[size_t(y * n + col)] == doctest::Approx(100 + 9 * d / 16));
+    CHECK(out[size_t(y * n + col + 1)] == doctest::Approx(100 + 9 * d / 16));
+    CHECK(out[size_t(y * n + col + 2)] == doctest::Approx(100 - d / 16));
+    CHECK(out[size_t(y * n + col + 3)] == doctest::Approx(100));
+  }
+  // Bilinear spreads the same column into two halves: lower peak, no undershoot.
+  radgal::apply_affine(img.data(), n, n, p, out.data(), radgal::Interpolation::bilinear);
+  CHECK(out[size_t(col)] == doctest::Approx(100 + d / 2));
+  CHECK(out[size_t(col + 2)] == doctest::Approx(100));
+}
+
+TEST_CASE("augment, cubic: rotations and scalings of a quadratic surface are exact inside") {
+  // Keys' kernel reproduces polynomials up to degree two; bilinear sampling does not.
+  constexpr int64_t n = 11;
+  auto f = [](double x, double y) { return x * x + x * y + 2 * y + 4; };  // whole grey levels
+  std::vector<uint8_t> img(size_t(n * n));
+  for (int64_t y = 0; y < n; ++y)
+    for (int64_t x = 0; x < n; ++x) img[size_t(y * n + x)] = uint8_t(f(double(x), double(y)));
+  REQUIRE(f(n - 1, n - 1) <= 255);
+  AffineParams p;
+  p.angle_deg = 33;
+  p.scale = 1.07f;
+  p.shift_x = 0.3f;
+  p.shift_y = -0.6f;
+  std::vector<float> cu(img.size()), bi(img.size());
+  radgal::apply_affine(img.data(), n, n, p, cu.data(), radgal::Interpolation::cubic);
+  radgal::apply_affine(img.data(), n, n, p, bi.data(), radgal::Interpolation::bilinear);
+  int inside = 0;
+  double bilinear_worst = 0;
+  for (int64_t y = 0; y < n; ++y) {
+    for (int64_t x = 0; x < n; ++x) {
+      double sx, sy;
+      source_point(p, n, x, y, sx, sy);
+      if (!(sx >= 1 && sy >= 1 && sx < n - 2 && sy < n - 2)) continue;  // a tap falls outside
+      ++inside;
+      const double want = f(sx, sy);
+      CHECK(cu[size_t(y * n + x)] == doctest::Approx(want).epsilon(1e-5));
+      bilinear_worst = std::max(bilinear_worst, std::abs(bi[size_t(y * n + x)] - want));
+    }
+  }
+  CHECK(inside > 30);
+  CHECK(bilinear_worst > 0.1);  // the surface is curved enough for the test to mean something
+}
+
+TEST_CASE("augment, cubic: overshoot at sharp edges is clamped to the grey-level range") {
+  constexpr int64_t n = 8;
+  std::vector<uint8_t> img(size_t(n * n), 0);
+  for (int64_t y = 0; y < n; ++y)
+    for (int64_t x = n / 2; x < n; ++x) img[size_t(y * n + x)] = 255;  // a step 0 -> 255
+  AffineParams p;
+  p.shift_x = 0.5f;
+  std::vector<float> out(img.size());
+  radgal::apply_affine(img.data(), n, n, p, out.data(), radgal::Interpolation::cubic);
+  // Unclamped, the step would ring to -255/16 before it and 255 * 17/16 after it.
+  for (const float v : out) {
+    CHECK(v >= 0.f);
+    CHECK(v <= 255.f);
+  }
+  CHECK(out[size_t(n / 2 - 1)] == 0.f);
+  CHECK(out[size_t(n / 2 + 1)] == 255.f);
+  CHECK(out[size_t(n / 2)] == doctest::Approx(127.5f));
+
+  // augment_image passes the option through: a seeded draw differs between the two.
+  radgal::AugmentOptions o;
+  std::vector<float> a(img.size()), b(img.size());
+  radgal::Generator g1(3), g2(3);
+  radgal::augment_image(img.data(), n, n, o, g1, a.data());
+  o.interpolation = radgal::Interpolation::cubic;
+  radgal::augment_image(img.data(), n, n, o, g2, b.data());
+  CHECK(a != b);
 }

@@ -195,6 +195,22 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
     const auto c = config_of(dir);
     CHECK(c["swa"]["epochs"] == 0);
     CHECK(c["augment"]["mixup_alpha"].get<double>() == doctest::Approx(0.3));
+    CHECK(c["augment"]["interpolation"] == "bilinear");
+    CHECK(r.out.find("bicubically") == std::string::npos);
+  }
+  {  // --interpolation cubic: said in the header, kept in the config; other names are usage errors
+    ScratchDir dir("cubic");
+    Args args = small_run(dir);
+    args.insert(args.end(), {"--interpolation", "cubic"});
+    const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
+    REQUIRE(r.code == 0);
+    INFO(r.out);
+    CHECK(r.out.find("augment   interpolated images resampled bicubically") != std::string::npos);
+    CHECK(config_of(dir)["augment"]["interpolation"] == "cubic");
+    ScratchDir other("cubic-bad");
+    Args bad = small_run(other);
+    bad.insert(bad.end(), {"--interpolation", "lanczos"});
+    CHECK(radgal::testing::run_captured(radgal::tools::cmd_train, bad).code == 2);
   }
   {  // both asked for: refused before any work
     ScratchDir dir("swa-both");

@@ -104,6 +104,21 @@ TEST_CASE("trainer: the configuration survives JSON and bad settings are refused
   nlohmann::json older = extra.to_json();
   older["data"].erase("extra_subset");
   CHECK(TrainConfig::from_json(older).extra_subset.empty());
+  // The resampling survives JSON; a config written before it existed reads as bilinear, and an
+  // unknown name is refused with the key it came from.
+  TrainConfig sharp = c;
+  sharp.augment_options.interpolation = radgal::Interpolation::cubic;
+  CHECK(sharp.to_json()["augment"]["interpolation"] == "cubic");
+  CHECK(TrainConfig::from_json(sharp.to_json()).augment_options.interpolation ==
+        radgal::Interpolation::cubic);
+  nlohmann::json before = sharp.to_json();
+  before["augment"].erase("interpolation");
+  CHECK(TrainConfig::from_json(before).augment_options.interpolation ==
+        radgal::Interpolation::bilinear);
+  before["augment"]["interpolation"] = "nearest";
+  CHECK_THROWS_WITH_AS(TrainConfig::from_json(before),
+                       doctest::Contains("augment.interpolation: unknown interpolation 'nearest'"),
+                       std::invalid_argument);
   extra.subset = "full";  // full already holds the uncertain images
   CHECK_THROWS_WITH_AS(extra.validate(), doctest::Contains("share no image"),
                        std::invalid_argument);
