@@ -74,6 +74,7 @@ TrainConfig recipe_defaults() {
   c.augment = true;
   c.augment_options.hflip = true;
   c.augment_options.lossless_fraction = 0.5f;
+  c.augment_options.interpolation = Interpolation::cubic;
   // Stochastic weight averaging over the last fifth of the epochs (train/swa.h).
   c.swa_epochs = 15;
   c.swa_lr = kSwaLrShare * c.lr;
@@ -252,7 +253,7 @@ int cmd_train(const Args& args) {
   std::string interpolation = to_string(d.augment_options.interpolation);
   setting(app.add_option("--interpolation", interpolation,
                          "resampling of the rotated, shifted and scaled training images: "
-                         "bilinear (as published) | cubic (sharper; default bilinear)")
+                         "bilinear (as published) | cubic (sharper; default cubic)")
               ->check(CLI::IsMember({"bilinear", "cubic"})),
           [&](TrainConfig& c) {
             c.augment_options.interpolation = parse_interpolation(interpolation);
@@ -443,8 +444,16 @@ int cmd_train(const Args& args) {
     std::printf("mixup     batches blended with a shuffled copy, weight ~ Beta(%g, %g)\n",
                 config.mixup_alpha, config.mixup_alpha);
   }
-  if (config.augment && config.augment_options.interpolation == Interpolation::cubic)
-    std::printf("augment   interpolated images resampled bicubically (Keys, a = -0.5)\n");
+  if (config.augment) {
+    const AugmentOptions& a = config.augment_options;
+    std::printf("augment   rotation +-%g deg, shift +-%g px, scale %g-%g%s, %s resampling; %g%% "
+                "only turned by quarter turns%s\n",
+                a.max_rotation_deg, a.max_shift_px, a.scale_min, a.scale_max,
+                a.hflip || a.vflip ? ", flips" : "", to_string(a.interpolation),
+                100.0 * a.lossless_fraction, a.hflip || a.vflip ? " and flipped" : "");
+  } else {
+    std::printf("augment   none: the images as stored\n");
+  }
   if (!config.init.empty()) std::printf("init      from %s\n", config.init.c_str());
   if (config.distill_weight > 0) {
     std::printf("distil    from %s: %s per image, weight %g; it agrees with %lld of %zu "

@@ -195,18 +195,27 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
     const auto c = config_of(dir);
     CHECK(c["swa"]["epochs"] == 0);
     CHECK(c["augment"]["mixup_alpha"].get<double>() == doctest::Approx(0.3));
-    CHECK(c["augment"]["interpolation"] == "bilinear");
-    CHECK(r.out.find("bicubically") == std::string::npos);
+    CHECK(c["augment"]["interpolation"] == "cubic");
+    CHECK(r.out.find("augment   rotation +-180 deg, shift +-2 px, scale 0.9-1.1, flips, cubic "
+                     "resampling; 50% only turned by quarter turns and flipped") !=
+          std::string::npos);
   }
-  {  // --interpolation cubic: said in the header, kept in the config; other names are usage errors
-    ScratchDir dir("cubic");
+  {  // --interpolation bilinear: said in the header, kept in the config; others are usage errors
+    ScratchDir dir("bilinear");
     Args args = small_run(dir);
-    args.insert(args.end(), {"--interpolation", "cubic"});
+    args.insert(args.end(), {"--interpolation", "bilinear", "--lossless", "0.25"});
     const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
     REQUIRE(r.code == 0);
     INFO(r.out);
-    CHECK(r.out.find("augment   interpolated images resampled bicubically") != std::string::npos);
-    CHECK(config_of(dir)["augment"]["interpolation"] == "cubic");
+    CHECK(r.out.find("flips, bilinear resampling; 25% only turned") != std::string::npos);
+    CHECK(config_of(dir)["augment"]["interpolation"] == "bilinear");
+    ScratchDir plain("no-augment");
+    Args as_stored = small_run(plain);
+    as_stored.push_back("--no-augment");
+    const auto p = radgal::testing::run_captured(radgal::tools::cmd_train, as_stored);
+    REQUIRE(p.code == 0);
+    CHECK(p.out.find("augment   none: the images as stored") != std::string::npos);
+    CHECK(config_of(plain)["augment"]["enabled"] == false);
     ScratchDir other("cubic-bad");
     Args bad = small_run(other);
     bad.insert(bad.end(), {"--interpolation", "lanczos"});
