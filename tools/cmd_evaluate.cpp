@@ -216,6 +216,11 @@ int cmd_evaluate(const Args& args) {
       ->check(CLI::IsMember({"test", "val"}));
   app.add_option("--tta", tta, "average p over N random affine augmentations (0: one plain pass)")
       ->check(CLI::Range(0, 100000));
+  std::string tta_interpolation = "bilinear";
+  app.add_option("--tta-interpolation", tta_interpolation,
+                 "resampling of the --tta views: bilinear (as published) | cubic (what radgal "
+                 "train's default recipe trains with)")
+      ->check(CLI::IsMember({"bilinear", "cubic"}));
   app.add_option("--seed", seed, "seed of the test-time augmentations")
       ->transform(unsigned_integer());
   app.add_option("--json", json_path, "write the metrics as JSON to this file");
@@ -313,6 +318,7 @@ int cmd_evaluate(const Args& args) {
   options.batch_size = batch;
   options.tta = tta;
   options.seed = seed;
+  options.tta_interpolation = parse_interpolation(tta_interpolation);
   options.progress_label = "evaluate";
   const auto start = std::chrono::steady_clock::now();
   // Soft vote: the members' p(FRII) averaged per image.
@@ -347,8 +353,8 @@ int cmd_evaluate(const Args& args) {
               batch_dir.c_str(), subset.c_str(), split.c_str(), static_cast<long long>(r.n),
               static_cast<long long>(r.fri.support), static_cast<long long>(r.frii.support));
   if (tta > 0) {
-    std::printf("passes    %d augmented (seed %llu), probabilities averaged\n", tta,
-                static_cast<unsigned long long>(seed));
+    std::printf("passes    %d augmented (seed %llu, %s resampling), probabilities averaged\n",
+                tta, static_cast<unsigned long long>(seed), tta_interpolation.c_str());
   } else {
     std::printf("passes    1, no augmentation\n");
   }
@@ -402,6 +408,7 @@ int cmd_evaluate(const Args& args) {
     }
     j["data"] = {{"dir", batch_dir}, {"subset", subset}, {"split", split}};
     j["tta"] = tta;
+    j["tta_interpolation"] = tta_interpolation;
     j["seed"] = seed;
     j["p_frii"] = p_frii;  // per image, in the order of the set (test_batch order)
     j["targets"] = set.targets;  // the same images' true classes (0 FRI, 1 FRII)

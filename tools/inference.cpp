@@ -100,7 +100,8 @@ Tensor grey_levels_to_input(const uint8_t* grey, int64_t n, int64_t h, int64_t w
 
 InferenceResult run_inference(nn::Classifier& model, const uint8_t* images, int64_t n, int64_t h,
                               int64_t w, const InferenceOptions& options) {
-  const AugmentOptions augment;  // the published RandomAffine: +-180 deg, +-2 px, 0.9-1.1
+  AugmentOptions augment;  // the published RandomAffine: +-180 deg, +-2 px, 0.9-1.1
+  augment.interpolation = options.tta_interpolation;
   return run_batches(model, n, h, w, options,
                      [&](int pass, int64_t first, int64_t count, float* out) {
                        for (int64_t i = 0; i < count; ++i) {

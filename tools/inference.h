@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/augment.h"
 #include "nn/models.h"
 #include "tools/plot.h"
 
@@ -21,6 +22,9 @@ struct InferenceOptions {
   int64_t batch_size = 1;
   int tta = 0;        // 0: one plain pass; N > 0: mean of N randomly augmented passes
   uint64_t seed = 0;  // seeds the augmentations
+  // Resampling of the augmented views: the published bilinear, or the cubic kernel a model
+  // trained with --interpolation cubic has seen.
+  Interpolation tta_interpolation = Interpolation::bilinear;
   bool keep_attention = false;
   std::string progress_label;  // non-empty: draw a progress bar with this label
 };
@@ -35,7 +39,8 @@ struct InferenceResult {
 
 // Runs `model` in evaluation mode, without recording gradients, over n images of h x w grey
 // levels (uint8). With tta = N the i-th image of pass r is augmented by data/augment.h's random
-// affine (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1, bilinear, fill 0) drawn from a
+// affine (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1, fill 0; resampled as
+// options.tta_interpolation says) drawn from a
 // generator seeded with (seed, r, i), so results do not depend on batch size or thread count.
 InferenceResult run_inference(nn::Classifier& model, const uint8_t* images, int64_t n, int64_t h,
                               int64_t w, const InferenceOptions& options);

@@ -109,6 +109,15 @@ TEST_CASE("evaluate: results do not depend on the batch size, TTA is seeded") {
   CHECK(a["tta"] == 1);
   CHECK(a["auc"].get<double>() == doctest::Approx(b["auc"].get<double>()).epsilon(1e-9));
   CHECK(a["confusion"] == b["confusion"]);
+  CHECK(a["tta_interpolation"] == "bilinear");
+  // Cubic views are other views: the same seed draws the same maps, resampled differently.
+  const nlohmann::json c = json_of({"--tta", "1", "--seed", "5", "--tta-interpolation", "cubic"});
+  CHECK(c["tta_interpolation"] == "cubic");
+  CHECK(c["p_frii"] != a["p_frii"]);
+  const nlohmann::json d = json_of(
+      {"--tta", "1", "--seed", "5", "--tta-interpolation", "cubic", "--batch", "3"});
+  CHECK(c["auc"].get<double>() == doctest::Approx(d["auc"].get<double>()).epsilon(1e-9));
+  CHECK(c["confusion"] == d["confusion"]);
 #endif
 }
 

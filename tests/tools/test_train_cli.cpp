@@ -89,7 +89,7 @@ TEST_CASE("seed options: negative, signed and out-of-range seeds are usage error
                                "--data", radgal::testing::shared_data("frdeep-f"), "--tta", "1",
                                "--seed", "010", "--threads", "1"});
   REQUIRE(r.code == 0);
-  CHECK_MESSAGE(r.out.find("augmented (seed 10)") != std::string::npos, r.out);
+  CHECK_MESSAGE(r.out.find("augmented (seed 10, bilinear resampling)") != std::string::npos, r.out);
 }
 
 TEST_CASE("train cli: a short real run writes the run directory, resume guards hold") {
