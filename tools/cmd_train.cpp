@@ -446,11 +446,12 @@ int cmd_train(const Args& args) {
   }
   if (config.augment) {
     const AugmentOptions& a = config.augment_options;
-    std::printf("augment   rotation +-%g deg, shift +-%g px, scale %g-%g%s, %s resampling; %g%% "
-                "only turned by quarter turns%s\n",
+    // "lossless": the share of images only turned by quarter turns (and flipped), --lossless.
+    std::printf("augment   rotate +-%g deg, shift +-%g px, scale %g-%g%s; %s resampling; %g%% "
+                "lossless\n",
                 a.max_rotation_deg, a.max_shift_px, a.scale_min, a.scale_max,
-                a.hflip || a.vflip ? ", flips" : "", to_string(a.interpolation),
-                100.0 * a.lossless_fraction, a.hflip || a.vflip ? " and flipped" : "");
+                a.hflip || a.vflip ? ", flip" : "", to_string(a.interpolation),
+                100.0 * a.lossless_fraction);
   } else {
     std::printf("augment   none: the images as stored\n");
   }

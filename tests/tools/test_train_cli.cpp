@@ -196,9 +196,8 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
     CHECK(c["swa"]["epochs"] == 0);
     CHECK(c["augment"]["mixup_alpha"].get<double>() == doctest::Approx(0.3));
     CHECK(c["augment"]["interpolation"] == "cubic");
-    CHECK(r.out.find("augment   rotation +-180 deg, shift +-2 px, scale 0.9-1.1, flips, cubic "
-                     "resampling; 50% only turned by quarter turns and flipped") !=
-          std::string::npos);
+    CHECK(r.out.find("augment   rotate +-180 deg, shift +-2 px, scale 0.9-1.1, flip; cubic "
+                     "resampling; 50% lossless\n") != std::string::npos);
   }
   {  // --interpolation bilinear: said in the header, kept in the config; others are usage errors
     ScratchDir dir("bilinear");
@@ -207,7 +206,7 @@ TEST_CASE("train cli: the recipe's weight averaging follows --epochs, --lr and -
     const auto r = radgal::testing::run_captured(radgal::tools::cmd_train, args);
     REQUIRE(r.code == 0);
     INFO(r.out);
-    CHECK(r.out.find("flips, bilinear resampling; 25% only turned") != std::string::npos);
+    CHECK(r.out.find("flip; bilinear resampling; 25% lossless") != std::string::npos);
     CHECK(config_of(dir)["augment"]["interpolation"] == "bilinear");
     ScratchDir plain("no-augment");
     Args as_stored = small_run(plain);
