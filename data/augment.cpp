@@ -22,8 +22,9 @@ namespace {
 // sample's integer part, for the fractional part t in [0, 1). They sum to 1 for every t.
 void cubic_weights(float t, float wt[4]) {
   constexpr float a = -0.5f;
-  auto inner = [](float d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };        // |d| <= 1
-  auto outer = [](float d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
+  // inner: taps at most one pixel away; outer: taps between one and two pixels away.
+  auto inner = [](float d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };
+  auto outer = [](float d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };
   wt[0] = outer(1 + t);
   wt[1] = inner(t);
   wt[2] = inner(1 - t);

@@ -39,9 +39,9 @@ struct InferenceResult {
 
 // Runs `model` in evaluation mode, without recording gradients, over n images of h x w grey
 // levels (uint8). With tta = N the i-th image of pass r is augmented by data/augment.h's random
-// affine (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1, fill 0; resampled as
-// options.tta_interpolation says) drawn from a
-// generator seeded with (seed, r, i), so results do not depend on batch size or thread count.
+// affine (rotation +-180 degrees, shift +-2 px, scale 0.9-1.1, fill 0, resampled as
+// options.tta_interpolation says) drawn from a generator seeded with (seed, r, i), so results do
+// not depend on batch size or thread count.
 InferenceResult run_inference(nn::Classifier& model, const uint8_t* images, int64_t n, int64_t h,
                               int64_t w, const InferenceOptions& options);
 // The same for float grey levels (PNG/JPEG input); tta is not supported here.

@@ -246,7 +246,8 @@ TEST_CASE("augment, cubic: a half-pixel shift has Keys' weights (-1, 9, 9, -1) /
   radgal::apply_affine(img.data(), n, n, p, out.data(), radgal::Interpolation::cubic);
   const float d = 144;  // the column's excess over the background
   for (int64_t y = 0; y < n; ++y) {
-    CHECK(out[size_t(y * n + col - 1)] == doctest::Approx(100 - d / 16));  // tap at +1 (-1/16)
+    // Left of the column the column is the outermost tap, weight minus one sixteenth.
+    CHECK(out[size_t(y * n + col - 1)] == doctest::Approx(100 - d / 16));
     CHECK(out[size_t(y * n + col)] == doctest::Approx(100 + 9 * d / 16));
     CHECK(out[size_t(y * n + col + 1)] == doctest::Approx(100 + 9 * d / 16));
     CHECK(out[size_t(y * n + col + 2)] == doctest::Approx(100 - d / 16));
